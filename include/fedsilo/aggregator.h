@@ -1,0 +1,44 @@
+#pragma once
+// Server-side aggregation shaped like Google's federated-compute aggregators: accumulate one
+// silo's model at a time (memory stays O(model), not O(silos x model)), merge partial
+// aggregates, report the result. Replace FedAvgAggregator to change the rule.
+#include <memory>
+#include <vector>
+
+#include "fedsilo/state_dict.h"
+
+namespace fedsilo {
+
+class Aggregator {
+ public:
+  virtual ~Aggregator() = default;
+  // Starts a new round with the layout (names, dtypes, shapes) of `like`.
+  virtual void reset(const StateDict& like) = 0;
+  virtual void accumulate(const StateDict& model, double weight) = 0;
+  virtual void merge(const Aggregator& other) = 0;
+  virtual double total_weight() const = 0;
+  // The aggregate in the layout given to reset(). Precondition: total_weight() > 0.
+  virtual StateDict report() const = 0;
+};
+
+// Weighted mean (FedAvg, weights = sample counts). Sums in float64: a float32 value times an
+// integer weight is exact in float64, and the sum of a round's products stays exact while the
+// silos' values for one element lie within a few binary orders of magnitude of each other
+// (always the case for models that start a round from the same global model), so the result
+// does not depend on the order in which models arrive. Buffers (e.g. BatchNorm statistics) are
+// averaged too; integer tensors are rounded back to their type.
+class FedAvgAggregator : public Aggregator {
+ public:
+  void reset(const StateDict& like) override;
+  void accumulate(const StateDict& model, double weight) override;
+  void merge(const Aggregator& other) override;
+  double total_weight() const override { return total_; }
+  StateDict report() const override;
+
+ private:
+  StateDict layout_;
+  std::vector<std::vector<double>> sums_;
+  double total_ = 0;
+};
+
+}  // namespace fedsilo

@@ -1,0 +1,38 @@
+#pragma once
+// Errors a user can act on. Every message names the thing that is wrong (a config key, a file,
+// a peer) and what was expected, so the CLI can print it as one line and exit non-zero.
+#include <stdexcept>
+#include <string>
+
+namespace fedsilo {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A config value or command-line option that is missing, malformed or out of range.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A data file that is missing, truncated or malformed.
+class DataError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A message or model blob that fails validation (size, hash, header, names, dtypes, shapes).
+class ProtocolError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A wait whose deadline passed: names what was awaited.
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace fedsilo

@@ -1,0 +1,19 @@
+#pragma once
+// The server and every silo of client_id_list in one process, through the same state machines
+// as the distributed mode, over an in-process transport and object store.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fedsilo/args.h"
+
+namespace fedsilo {
+
+struct RunSummary {
+  std::string output_dir;        // holds metrics.jsonl and final_model.safetensors
+  nlohmann::json final_metrics;  // test_acc, test_loss, train_acc, train_loss of the last round
+  double wall_s = 0;
+};
+
+RunSummary simulate(const Args& args);
+
+}  // namespace fedsilo

@@ -1,0 +1,64 @@
+#pragma once
+// Local training: the part of a round that runs inside a silo. Replace ClassificationTrainer
+// with your own Trainer to change the local loop without touching the protocol.
+#include <cstdint>
+#include <memory>
+
+#include "fedsilo/args.h"
+#include "fedsilo/dataset.h"
+#include "fedsilo/model.h"
+
+namespace fedsilo {
+
+struct TrainContext {
+  int64_t round = 0;
+  int64_t silo_id = 0;          // client rank (1..N)
+  int64_t data_silo_index = 0;  // which partition this round trains on
+  int64_t trainer_rank = 0;     // rank inside the silo (0 = master)
+  int64_t n_trainers = 1;
+};
+
+struct TrainResult {
+  int64_t num_samples = 0;  // samples the silo trained on (all its trainers), the FedAvg weight
+  double loss = 0;          // mean training loss of the last epoch
+  double accuracy = 0;      // training accuracy of the last epoch
+};
+
+// Averages gradients across the trainers of one silo after each backward pass. The local
+// gradients are sums over `local_samples`; after sync they must be means over all trainers'
+// samples of that step. Returns the silo-wide sample count of the step.
+class GradientSync {
+ public:
+  virtual ~GradientSync() = default;
+  virtual int64_t sync(torch::nn::Module& module, int64_t local_samples) = 0;
+};
+
+class Trainer {
+ public:
+  virtual ~Trainer() = default;
+  virtual TrainResult train(Model& model, const TensorData& data, const TrainContext& ctx) = 0;
+};
+
+struct EvalResult {
+  double accuracy = 0;
+  double loss = 0;
+  int64_t num_samples = 0;
+};
+
+// Cross-entropy classification with SGD (lr, momentum, weight_decay) or Adam, per-epoch
+// reshuffle seeded from (random_seed, round, data silo, epoch), batches split over the silo's
+// trainers with split_for_dist_trainers. `sync` may be null (one trainer).
+class ClassificationTrainer : public Trainer {
+ public:
+  explicit ClassificationTrainer(const Args& args, GradientSync* sync = nullptr);
+  TrainResult train(Model& model, const TensorData& data, const TrainContext& ctx) override;
+
+ private:
+  Args args_;
+  GradientSync* sync_;
+};
+
+// Accuracy and mean cross-entropy over a whole data set, in eval mode without gradients.
+EvalResult evaluate(Model& model, const TensorData& data, int64_t batch_size = 4096);
+
+}  // namespace fedsilo

@@ -1,0 +1,71 @@
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "comm/object_store.h"
+#include "fedsilo/error.h"
+
+namespace fedsilo::comm {
+namespace fs = std::filesystem;
+
+DirectoryStore::DirectoryStore(std::string root) : root_(std::move(root)) {
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  if (ec) throw Error("object store " + root_ + ": cannot create the folder: " + ec.message());
+}
+
+std::string DirectoryStore::path_of(const std::string& key) const {
+  if (key.empty() || key[0] == '/' || key.find("..") != std::string::npos) {
+    throw Error("object store: invalid key " + key);
+  }
+  return (fs::path(root_) / key).string();
+}
+
+void DirectoryStore::put(const std::string& key, const std::string& bytes) {
+  fs::path p = path_of(key);
+  fs::create_directories(p.parent_path());
+  fs::path tmp = p;
+  tmp += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw Error("object store: cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
+  if (ec)
+    throw Error("object store: cannot rename " + tmp.string() + " to " + p.string() + ": " +
+                ec.message());
+}
+
+std::string DirectoryStore::get(const std::string& key) {
+  std::ifstream in(path_of(key), std::ios::binary);
+  if (!in) throw Error("object store: no object " + key + " in " + root_);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void DirectoryStore::remove(const std::string& key) {
+  std::error_code ec;
+  fs::remove(path_of(key), ec);
+}
+
+std::vector<std::string> DirectoryStore::list(const std::string& prefix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(root_)) return out;
+  for (auto it = fs::recursive_directory_iterator(root_, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (!it->is_regular_file()) continue;
+    auto key = fs::relative(it->path(), root_).generic_string();
+    if (key.rfind(prefix, 0) == 0 && key.find(".tmp.") == std::string::npos) out.push_back(key);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace fedsilo::comm

@@ -1,0 +1,115 @@
+#include "comm/message.h"
+
+#include "fedsilo/error.h"
+
+namespace fedsilo::comm {
+using nlohmann::json;
+
+const char* to_string(MsgType t) {
+  switch (t) {
+    case MsgType::kInitConfig:
+      return "INIT_CONFIG";
+    case MsgType::kSyncModel:
+      return "SYNC_MODEL";
+    case MsgType::kSendModel:
+      return "SEND_MODEL";
+    case MsgType::kClientStatus:
+      return "CLIENT_STATUS";
+    case MsgType::kCheckClientStatus:
+      return "CHECK_CLIENT_STATUS";
+    case MsgType::kFinish:
+      return "FINISH";
+  }
+  return "UNKNOWN";
+}
+
+std::string encode(const Message& m) {
+  json j = {{"type", static_cast<int>(m.type)},
+            {"id", m.id},
+            {"run_id", m.run_id},
+            {"sender", m.sender},
+            {"receiver", m.receiver},
+            {"round", m.round}};
+  if (!m.model.empty())
+    j["model"] = {{"key", m.model.key}, {"size", m.model.size}, {"sha256", m.model.sha256}};
+  if (m.data_silo_index >= 0) j["data_silo_index"] = m.data_silo_index;
+  if (m.num_samples) j["num_samples"] = m.num_samples;
+  if (!m.status.empty()) j["status"] = m.status;
+  if (!m.metrics.empty()) j["metrics"] = m.metrics;
+  return j.dump();
+}
+
+namespace {
+
+template <typename T>
+T field(const json& j, const char* name, bool required, T fallback) {
+  if (!j.contains(name)) {
+    if (required) throw ProtocolError(std::string("message: field ") + name + " is missing");
+    return fallback;
+  }
+  try {
+    return j.at(name).get<T>();
+  } catch (const json::exception&) {
+    throw ProtocolError(std::string("message: field ") + name +
+                        " has the wrong type: " + j.at(name).dump());
+  }
+}
+
+}  // namespace
+
+Message decode(const std::string& payload) {
+  if (payload.size() > kMaxMessageBytes) {
+    throw ProtocolError("message: " + std::to_string(payload.size()) +
+                        " bytes exceeds the limit of " + std::to_string(kMaxMessageBytes));
+  }
+  json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) throw ProtocolError("message: not a JSON object");
+  Message m;
+  int type = field<int>(j, "type", true, 0);
+  switch (type) {
+    case 1:
+    case 2:
+    case 3:
+    case 5:
+    case 6:
+    case 7:
+      m.type = static_cast<MsgType>(type);
+      break;
+    default:
+      throw ProtocolError("message: unknown type " + std::to_string(type));
+  }
+  m.id = field<std::string>(j, "id", true, "");
+  if (m.id.empty()) throw ProtocolError("message: field id is empty");
+  m.run_id = field<std::string>(j, "run_id", true, "");
+  m.sender = field<int64_t>(j, "sender", true, 0);
+  m.receiver = field<int64_t>(j, "receiver", true, 0);
+  m.round = field<int64_t>(j, "round", false, -1);
+  if (j.contains("model")) {
+    const auto& b = j["model"];
+    if (!b.is_object()) throw ProtocolError("message: field model must be an object");
+    m.model.key = field<std::string>(b, "key", true, "");
+    m.model.size = field<int64_t>(b, "size", true, 0);
+    m.model.sha256 = field<std::string>(b, "sha256", true, "");
+    if (m.model.key.empty() || m.model.size <= 0 || m.model.sha256.size() != 64) {
+      throw ProtocolError(
+          "message: field model needs a key, a positive size and a 64-hex-digit sha256");
+    }
+  }
+  m.data_silo_index = field<int64_t>(j, "data_silo_index", false, -1);
+  m.num_samples = field<int64_t>(j, "num_samples", false, 0);
+  if (m.num_samples < 0) throw ProtocolError("message: field num_samples is negative");
+  m.status = field<std::string>(j, "status", false, "");
+  if (j.contains("metrics")) {
+    if (!j["metrics"].is_object()) throw ProtocolError("message: field metrics must be an object");
+    m.metrics = j["metrics"];
+  }
+  if ((m.type == MsgType::kInitConfig || m.type == MsgType::kSyncModel ||
+       m.type == MsgType::kSendModel) &&
+      (m.model.empty() || m.round < 0)) {
+    throw ProtocolError(std::string("message: ") + to_string(m.type) +
+                        " needs a round and a model");
+  }
+  return m;
+}
+
+}  // namespace fedsilo::comm

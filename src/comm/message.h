@@ -1,0 +1,51 @@
+#pragma once
+// Control messages of the round protocol (docs/protocol.md). FedML's type numbers are kept.
+// Tensors never travel in a message: `model` points at a blob in the object store.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace fedsilo::comm {
+
+enum class MsgType : int {
+  kInitConfig = 1,
+  kSyncModel = 2,
+  kSendModel = 3,
+  kClientStatus = 5,
+  kCheckClientStatus = 6,
+  kFinish = 7,
+};
+
+const char* to_string(MsgType t);
+
+// Where a model blob lives and what it must hash to; the receiver checks both before parsing.
+struct BlobRef {
+  std::string key;
+  int64_t size = 0;
+  std::string sha256;  // lowercase hex
+  bool empty() const { return key.empty(); }
+};
+
+struct Message {
+  MsgType type = MsgType::kClientStatus;
+  std::string id;  // unique per message: "<sender>-<sequence>-<nonce>"
+  std::string run_id;
+  int64_t sender = 0;  // 0 = server, k = silo k
+  int64_t receiver = 0;
+  int64_t round = -1;
+  BlobRef model;
+  int64_t data_silo_index = -1;
+  int64_t num_samples = 0;
+  std::string status;  // CLIENT_STATUS: ONLINE / FINISHED / OFFLINE
+  nlohmann::json metrics = nlohmann::json::object();
+};
+
+// Encodes as a compact JSON object. decode() validates every field and throws ProtocolError
+// naming the field that is missing or of the wrong type; payloads over kMaxMessageBytes are
+// rejected before parsing.
+constexpr size_t kMaxMessageBytes = 64 * 1024;
+std::string encode(const Message& m);
+Message decode(const std::string& payload);
+
+}  // namespace fedsilo::comm

@@ -1,0 +1,284 @@
+#include "cross_silo/server_manager.h"
+
+#include <torch/torch.h>
+
+#include <random>
+
+#include "comm/model_blob.h"
+#include "core/log.h"
+#include "cross_silo/selection.h"
+#include "fedsilo/error.h"
+
+namespace fedsilo::cross_silo {
+using comm::Message;
+using comm::MsgType;
+
+namespace {
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+Clock::time_point after(double seconds) {
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+std::string random_nonce() {
+  std::random_device rd;
+  return fmt::format("{:08x}", rd());
+}
+
+}  // namespace
+
+ServerManager::ServerManager(const Args& args, Model model, comm::Transport& transport,
+                             comm::ObjectStore& store, Evaluate evaluate,
+                             std::unique_ptr<Aggregator> aggregator)
+    : args_(args),
+      model_(std::move(model)),
+      transport_(transport),
+      store_(store),
+      evaluate_(std::move(evaluate)),
+      aggregator_(aggregator ? std::move(aggregator) : std::make_unique<FedAvgAggregator>()),
+      recorder_(args),
+      log_(logging::role_logger("Server", 0)),
+      nonce_(random_nonce()) {
+  layout_ = clone_state(state_of(model_.module()));
+}
+
+Message ServerManager::make(MsgType type, int64_t receiver) {
+  Message m;
+  m.type = type;
+  m.id = fmt::format("0-{}-{}", ++seq_, nonce_);
+  m.run_id = args_.run_id;
+  m.sender = 0;
+  m.receiver = receiver;
+  m.round = round_;
+  return m;
+}
+
+std::string ServerManager::global_key(int64_t round) const {
+  return fmt::format("fedsilo/{}/global/round_{}.safetensors", args_.run_id, round);
+}
+
+void ServerManager::start() {
+  run_start_ = Clock::now();
+  deadline_ = after(args_.online_timeout_s);
+  FS_LOG_INFO(
+      log_,
+      "server started: run {}, {} rounds, silos [{}], waiting up to {} s for them to come online",
+      args_.run_id, args_.comm_round, fmt::join(args_.client_id_list, ", "),
+      args_.online_timeout_s);
+  // Silos that started first already said ONLINE before we listened; ask them again.
+  for (int id : args_.client_id_list) transport_.send(make(MsgType::kCheckClientStatus, id));
+}
+
+std::string ServerManager::waiting_for() const {
+  switch (state_) {
+    case State::kWaitingOnline: {
+      std::vector<int64_t> missing;
+      for (int id : args_.client_id_list) {
+        if (!online_.count(id)) missing.push_back(id);
+      }
+      return fmt::format("silos [{}] to come online", fmt::join(missing, ", "));
+    }
+    case State::kTraining:
+      return fmt::format("silos [{}] to send their models for round {}", fmt::join(pending_, ", "),
+                         round_);
+    case State::kDone:
+      return "nothing (run finished)";
+  }
+  return "";
+}
+
+void ServerManager::on_deadline() {
+  std::string what = waiting_for();
+  FS_LOG_ERROR(log_, "deadline passed while waiting for {}; telling every silo to stop", what);
+  for (int id : args_.client_id_list) {
+    auto m = make(MsgType::kFinish, id);
+    m.status = "ABORTED";
+    transport_.send(m);
+  }
+  state_ = State::kDone;
+  throw TimeoutError("server: deadline passed while waiting for " + what);
+}
+
+void ServerManager::handle(const Message& m) {
+  if (m.run_id != args_.run_id) {
+    FS_LOG_WARN(log_, "dropping {} {} from {}: it belongs to run {}, this is run {}",
+                to_string(m.type), m.id, m.sender, m.run_id, args_.run_id);
+    return;
+  }
+  bool known = std::find(args_.client_id_list.begin(), args_.client_id_list.end(), m.sender) !=
+               args_.client_id_list.end();
+  if (!known) {
+    FS_LOG_WARN(log_, "dropping {} {} from unknown silo id {} (client_id_list is [{}])",
+                to_string(m.type), m.id, m.sender, fmt::join(args_.client_id_list, ", "));
+    return;
+  }
+  switch (m.type) {
+    case MsgType::kClientStatus:
+      on_status(m);
+      break;
+    case MsgType::kSendModel:
+      on_model(m);
+      break;
+    default:
+      FS_LOG_WARN(log_, "dropping {} {} from silo {}: the server does not take this message type",
+                  to_string(m.type), m.id, m.sender);
+  }
+}
+
+void ServerManager::on_status(const Message& m) {
+  if (m.status == "ONLINE") {
+    bool fresh = online_.insert(m.sender).second;
+    if (fresh)
+      FS_LOG_INFO(log_, "silo {} is ONLINE ({}/{})", m.sender, online_.size(),
+                  args_.client_id_list.size());
+    if (state_ == State::kWaitingOnline && online_.size() == args_.client_id_list.size())
+      start_round(0);
+  } else if (m.status == "OFFLINE") {
+    online_.erase(m.sender);
+    FS_LOG_WARN(log_, "silo {} went OFFLINE{}", m.sender,
+                pending_.count(m.sender)
+                    ? fmt::format(" before sending its model for round {}", round_)
+                    : "");
+  } else {
+    FS_LOG_INFO(log_, "silo {} reports status {}", m.sender, m.status);
+  }
+}
+
+void ServerManager::start_round(int64_t round) {
+  state_ = State::kTraining;
+  round_ = round;
+  round_start_ = Clock::now();
+  selected_ = select_silos(args_, round);
+  auto data = select_data_silos(args_, round, selected_.size());
+  data_index_.clear();
+  for (size_t i = 0; i < selected_.size(); ++i) data_index_[selected_[i]] = data[i];
+  FS_LOG_INFO(log_,
+              "round {}: silos [{}] on data silos [{}] (client_num_in_total = {}, "
+              "client_num_per_round = {})",
+              round, fmt::join(selected_, ", "), fmt::join(data, ", "), args_.client_num_in_total,
+              args_.client_num_per_round);
+  auto t0 = Clock::now();
+  auto previous = global_ref_;
+  global_ref_ =
+      comm::put_model(store_, global_key(round), state_of(model_.module()));  // once per round
+  if (!previous.empty()) store_.remove(previous.key);
+  double upload_ms = ms_since(t0);
+  aggregator_->reset(layout_);
+  pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
+  round_record_ = {
+      {"round", round}, {"silos", nlohmann::json::array()}, {"server_upload_ms", upload_ms}};
+  for (int64_t silo : selected_) {
+    auto m = make(round == 0 ? MsgType::kInitConfig : MsgType::kSyncModel, silo);
+    m.model = global_ref_;
+    m.data_silo_index = data_index_[silo];
+    transport_.send(m);
+  }
+  deadline_ = after(args_.round_timeout_s);
+}
+
+void ServerManager::on_model(const Message& m) {
+  if (state_ != State::kTraining || m.round != round_) {
+    FS_LOG_WARN(log_, "dropping SEND_MODEL {} from silo {} for round {}: the server is {}", m.id,
+                m.sender, m.round,
+                state_ == State::kTraining ? fmt::format("in round {}", round_) : "not training");
+    return;
+  }
+  if (!pending_.count(m.sender)) {
+    FS_LOG_WARN(log_, "dropping SEND_MODEL {} from silo {} for round {}: {}", m.id, m.sender,
+                m.round,
+                data_index_.count(m.sender) ? "already received (duplicate)"
+                                            : "the silo was not selected this round");
+    return;
+  }
+  auto t0 = Clock::now();
+  StateDict model;
+  try {
+    model = comm::get_model(store_, m.model, layout_,
+                            fmt::format("model from silo {} for round {}", m.sender, m.round));
+  } catch (const Error& e) {
+    FS_LOG_ERROR(log_, "rejecting SEND_MODEL {}: {}; still waiting for a valid model from silo {}",
+                 m.id, e.what(), m.sender);
+    return;
+  }
+  double download_ms = ms_since(t0);
+  t0 = Clock::now();
+  aggregator_->accumulate(model, static_cast<double>(m.num_samples));
+  double fold_ms = ms_since(t0);
+  store_.remove(m.model.key);  // the server is the blob's only reader
+  pending_.erase(m.sender);
+  nlohmann::json silo = {{"silo", m.sender},
+                         {"data_silo_index", data_index_[m.sender]},
+                         {"num_samples", m.num_samples},
+                         {"server_download_ms", download_ms},
+                         {"fold_ms", fold_ms}};
+  silo.update(m.metrics);
+  round_record_["silos"].push_back(silo);
+  FS_LOG_INFO(log_, "round {}: model from silo {} ({} samples), {} of {} in", round_, m.sender,
+              m.num_samples, selected_.size() - pending_.size(), selected_.size());
+  if (pending_.empty()) finish_round();
+}
+
+void ServerManager::finish_round() {
+  auto t0 = Clock::now();
+  if (aggregator_->total_weight() > 0) {
+    load_state(model_.module(), aggregator_->report(), "aggregate");
+  } else {
+    FS_LOG_WARN(
+        log_,
+        "round {}: every selected silo trained on 0 samples; the global model stays as it was",
+        round_);
+  }
+  round_record_["aggregate_ms"] = ms_since(t0);
+  bool last = round_ + 1 == args_.comm_round;
+  if (round_ % args_.frequency_of_the_test == 0 || last) {
+    FS_LOG_INFO(log_, "################test_on_server_for_all_clients : {}", round_);
+    t0 = Clock::now();
+    auto metrics = evaluate_ ? evaluate_(model_, round_) : nlohmann::json::object();
+    round_record_["evaluate_ms"] = ms_since(t0);
+    round_record_.update(metrics);
+    last_metrics_ = metrics;
+    if (metrics.contains("test_acc")) last_test_acc_ = metrics["test_acc"].get<double>();
+    FS_LOG_INFO(log_, "round {}: {}", round_, metrics.dump());
+  }
+  double round_ms = ms_since(round_start_);
+  double elapsed = ms_since(run_start_) / 1000.0;
+  round_record_["round_ms"] = round_ms;
+  round_record_["elapsed_s"] = elapsed;
+  recorder_.round(round_record_);
+  double eta = elapsed / (round_ + 1) * (args_.comm_round - round_ - 1);
+  FS_LOG_INFO(log_,
+              "progress: round {}/{} | silos {}/{} | elapsed {:.2f} s | round {:.1f} ms | ETA "
+              "{:.1f} s | test_acc {}",
+              round_ + 1, args_.comm_round, selected_.size(), selected_.size(), elapsed, round_ms,
+              eta, last_test_acc_ < 0 ? std::string("-") : fmt::format("{:.4f}", last_test_acc_));
+  if (!last) {
+    start_round(round_ + 1);
+  } else {
+    finish_run();
+  }
+}
+
+void ServerManager::finish_run() {
+  auto final_state = state_of(model_.module());
+  auto path = recorder_.final_model(final_state);
+  auto ref = comm::put_model(
+      store_, fmt::format("fedsilo/{}/global/final.safetensors", args_.run_id), final_state);
+  if (!global_ref_.empty()) store_.remove(global_ref_.key);
+  global_ref_ = ref;
+  for (int id : args_.client_id_list) {
+    auto m = make(MsgType::kFinish, id);
+    m.model = ref;
+    m.status = "COMPLETED";
+    transport_.send(m);
+  }
+  state_ = State::kDone;
+  FS_LOG_INFO(log_,
+              "run {} finished: {} rounds in {:.2f} s; final model {}; metrics {}/metrics.jsonl",
+              args_.run_id, args_.comm_round, ms_since(run_start_) / 1000.0, path, recorder_.dir());
+}
+
+}  // namespace fedsilo::cross_silo

@@ -1,0 +1,155 @@
+#include "cross_silo/silo_master.h"
+
+#include <torch/torch.h>
+
+#include <random>
+
+#include "comm/model_blob.h"
+#include "core/log.h"
+#include "fedsilo/error.h"
+
+namespace fedsilo::cross_silo {
+using comm::Message;
+using comm::MsgType;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+}  // namespace
+
+SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& trainer,
+                       const FederatedDataset& dataset, comm::Transport& transport,
+                       comm::ObjectStore& store, RoundStart on_round)
+    : args_(args),
+      id_(silo_id),
+      model_(std::move(model)),
+      trainer_(trainer),
+      dataset_(dataset),
+      transport_(transport),
+      store_(store),
+      on_round_(std::move(on_round)),
+      log_(logging::role_logger("Client", silo_id)) {
+  layout_ = clone_state(state_of(model_.module()));
+  std::random_device rd;
+  nonce_ = fmt::format("{:08x}", rd());
+}
+
+Message SiloMaster::make(MsgType type) {
+  Message m;
+  m.type = type;
+  m.id = fmt::format("{}-{}-{}", id_, ++seq_, nonce_);
+  m.run_id = args_.run_id;
+  m.sender = id_;
+  m.receiver = 0;
+  return m;
+}
+
+void SiloMaster::send_status(const std::string& status) {
+  auto m = make(MsgType::kClientStatus);
+  m.status = status;
+  transport_.send(m);
+}
+
+void SiloMaster::start() {
+  FS_LOG_INFO(log_, "silo {} started (run {}); reporting ONLINE", id_, args_.run_id);
+  send_status("ONLINE");
+}
+
+void SiloMaster::handle(const Message& m) {
+  if (m.run_id != args_.run_id || m.sender != 0 || m.receiver != id_) {
+    FS_LOG_WARN(log_,
+                "dropping {} {}: addressed from {} to {} in run {}, this is silo {} of run {}",
+                to_string(m.type), m.id, m.sender, m.receiver, m.run_id, id_, args_.run_id);
+    return;
+  }
+  if (done_) {
+    FS_LOG_INFO(log_, "dropping {} {}: this silo has finished", to_string(m.type), m.id);
+    return;
+  }
+  switch (m.type) {
+    case MsgType::kCheckClientStatus:
+      send_status("ONLINE");
+      break;
+    case MsgType::kInitConfig:
+    case MsgType::kSyncModel:
+      on_train(m);
+      break;
+    case MsgType::kFinish:
+      on_finish(m);
+      break;
+    default:
+      FS_LOG_WARN(log_, "dropping {} {}: a silo does not take this message type", to_string(m.type),
+                  m.id);
+  }
+}
+
+void SiloMaster::on_train(const Message& m) {
+  if (m.round <= last_round_) {
+    FS_LOG_INFO(log_, "dropping {} {} for round {}: round {} is already done (duplicate or stale)",
+                to_string(m.type), m.id, m.round, last_round_);
+    return;
+  }
+  auto it = dataset_.train_data_local_dict.find(m.data_silo_index);
+  if (it == dataset_.train_data_local_dict.end()) {
+    FS_LOG_ERROR(log_,
+                 "round {}: data silo index {} does not exist here ({} data silos); the server and "
+                 "this silo "
+                 "disagree on train_args.client_num_in_total",
+                 m.round, m.data_silo_index, dataset_.train_data_local_dict.size());
+    return;
+  }
+  FS_LOG_INFO(log_, "#######training########### round_id = {}", m.round);
+  auto t0 = Clock::now();
+  StateDict global;
+  try {
+    global = comm::get_model(store_, m.model, layout_,
+                             fmt::format("global model for round {}", m.round));
+  } catch (const Error& e) {
+    FS_LOG_ERROR(log_, "rejecting {} {}: {}", to_string(m.type), m.id, e.what());
+    return;
+  }
+  load_state(model_.module(), global, "global model");
+  double download_ms = ms_since(t0);
+  last_round_ = m.round;
+  if (on_round_) on_round_(m.round, m.data_silo_index);
+  t0 = Clock::now();
+  TrainContext ctx{m.round, id_, m.data_silo_index, 0, args_.n_proc_in_silo()};
+  TrainResult r = trainer_.train(model_, it->second, ctx);
+  double train_ms = ms_since(t0);
+  t0 = Clock::now();
+  auto key = fmt::format("fedsilo/{}/silo_{}/round_{}.safetensors", args_.run_id, id_, m.round);
+  auto reply = make(MsgType::kSendModel);
+  reply.round = m.round;
+  reply.model = comm::put_model(store_, key, state_of(model_.module()));
+  double upload_ms = ms_since(t0);
+  reply.num_samples = r.num_samples;
+  reply.data_silo_index = m.data_silo_index;
+  reply.metrics = {{"train_loss", r.loss},
+                   {"train_acc", r.accuracy},
+                   {"train_ms", train_ms},
+                   {"download_ms", download_ms},
+                   {"upload_ms", upload_ms}};
+  transport_.send(reply);
+  ++rounds_trained_;
+}
+
+void SiloMaster::on_finish(const Message& m) {
+  if (m.status == "ABORTED") {
+    FS_LOG_ERROR(log_, "the server aborted the run at round {}; stopping", m.round);
+    aborted_ = true;
+  } else if (!m.model.empty()) {
+    try {
+      load_state(model_.module(), comm::get_model(store_, m.model, layout_, "final model"),
+                 "final model");
+    } catch (const Error& e) {
+      FS_LOG_ERROR(log_, "final model rejected: {}", e.what());
+    }
+  }
+  done_ = true;
+  FS_LOG_INFO(log_, "Training finished for master client rank 0 in silo {} ({} rounds trained)",
+              id_, rounds_trained_);
+}
+
+}  // namespace fedsilo::cross_silo

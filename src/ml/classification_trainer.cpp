@@ -1,0 +1,123 @@
+#include <torch/torch.h>
+
+#include <random>
+
+#include "core/log.h"
+#include "core/seed.h"
+#include "fedsilo/trainer.h"
+
+namespace fedsilo {
+namespace {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Args& a, torch::nn::Module& m) {
+  auto params = m.parameters();
+  if (a.client_optimizer == "adam") {
+    // FedML uses amsgrad=True for its Adam client optimizer.
+    return std::make_unique<torch::optim::Adam>(
+        params,
+        torch::optim::AdamOptions(a.learning_rate).weight_decay(a.weight_decay).amsgrad(true));
+  }
+  return std::make_unique<torch::optim::SGD>(
+      params,
+      torch::optim::SGDOptions(a.learning_rate).momentum(a.momentum).weight_decay(a.weight_decay));
+}
+
+torch::Tensor epoch_order(int64_t n, uint64_t seed) {
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  return torch::tensor(order, torch::kInt64);
+}
+
+}  // namespace
+
+ClassificationTrainer::ClassificationTrainer(const Args& args, GradientSync* sync)
+    : args_(args), sync_(sync) {}
+
+TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
+                                         const TrainContext& ctx) {
+  auto log = logging::role_logger("Client", ctx.silo_id);
+  auto& module = model.module();
+  module.train();
+  auto optimizer = make_optimizer(args_, module);
+  TrainResult result;
+  result.num_samples = data.size();
+  for (int64_t epoch = 0; epoch < args_.epochs; ++epoch) {
+    auto order = epoch_order(
+        data.size(),
+        derive_seed({static_cast<uint64_t>(args_.random_seed), static_cast<uint64_t>(ctx.round),
+                     static_cast<uint64_t>(ctx.data_silo_index), static_cast<uint64_t>(epoch)}));
+    auto batches =
+        data::split_for_dist_trainers(order, args_.batch_size, ctx.n_trainers)[ctx.trainer_rank];
+    int64_t local_total = 0;
+    for (const auto& b : batches) local_total += b.size(0);
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+    for (size_t step = 0; step < batches.size(); ++step) {
+      const auto& idx = batches[step];
+      int64_t n = idx.size(0);
+      optimizer->zero_grad();
+      if (n > 0) {
+        auto x = data::to_model_input(data.x.index_select(0, idx));
+        auto y = data.y.index_select(0, idx);
+        auto out = model.forward(x);
+        // A sum, not a mean: the step's mean is taken over the whole silo's batch below.
+        auto loss = torch::nn::functional::cross_entropy(
+            out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+        loss.backward();
+        loss_sum += loss.item<double>();
+        correct += out.argmax(1).eq(y).sum().item<int64_t>();
+        seen += n;
+      }
+      int64_t step_total = sync_ ? sync_->sync(module, n) : n;
+      if (step_total == 0) continue;
+      if (!sync_) {
+        torch::NoGradGuard g;
+        for (auto& p : module.parameters()) {
+          if (p.grad().defined()) p.grad().div_(static_cast<double>(step_total));
+        }
+      }
+      optimizer->step();
+      // At most ~10 progress lines per epoch, as the seed prints them, whatever the batch count.
+      size_t every = (batches.size() + 9) / 10;
+      if ((step + 1) % every != 0 && step + 1 != batches.size()) continue;
+      FS_LOG_INFO(log, "Update Epoch: {} [{}/{} ({:.0f}%)]\tLoss: {:.6f}", epoch, seen, local_total,
+                  local_total ? 100.0 * seen / local_total : 100.0, n ? loss_sum / seen : 0.0);
+    }
+    result.loss = seen ? loss_sum / seen : 0.0;
+    result.accuracy = seen ? static_cast<double>(correct) / seen : 0.0;
+    FS_LOG_INFO(log, "Client Index = {}\tEpoch: {}\tLoss: {:.6f}\tAcc: {:.4f}\t({} samples)",
+                ctx.data_silo_index, epoch, result.loss, result.accuracy, seen);
+  }
+  return result;
+}
+
+EvalResult evaluate(Model& model, const TensorData& data, int64_t batch_size) {
+  EvalResult r;
+  auto& module = model.module();
+  bool was_training = module.is_training();
+  module.eval();
+  torch::NoGradGuard no_grad;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    int64_t end = std::min(data.size(), begin + batch_size);
+    auto x = data::to_model_input(data.x.slice(0, begin, end));
+    auto y = data.y.slice(0, begin, end);
+    auto out = model.forward(x);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += out.argmax(1).eq(y).sum().item<int64_t>();
+  }
+  module.train(was_training);
+  r.num_samples = data.size();
+  if (r.num_samples) {
+    r.accuracy = static_cast<double>(correct) / r.num_samples;
+    r.loss = loss_sum / r.num_samples;
+  }
+  return r;
+}
+
+}  // namespace fedsilo

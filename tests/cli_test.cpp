@@ -1,0 +1,46 @@
+// The command-line tool on bad input: one clear line, a non-zero exit, never a stack trace.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "test_util.h"
+
+namespace {
+struct Result {
+  int code;
+  std::string output;
+};
+Result run(const std::string& args) {
+  std::string cmd = std::string(FEDSILO_CLI) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+}  // namespace
+
+TEST(Cli, BadConfigValueIsOneClearLine) {
+  fedsilo::testutil::TempDir dir;
+  auto r = run("simulate --cf " + std::string(FEDSILO_SOURCE_DIR) +
+               "/tests/fixtures/fedml_config.yaml --set train_args.batch_size=-1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("train_args.batch_size = -1: must be an integer >= 1"), std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, CorruptDataFileIsOneClearLine) {
+  fedsilo::testutil::TempDir dir;
+  auto mnist = fedsilo::testutil::make_synthetic_mnist(dir.path(), 50, 10);
+  std::ofstream(mnist + "/t10k-images-idx3-ubyte.gz", std::ios::trunc) << "garbage";
+  auto r =
+      run("simulate --cf " + std::string(FEDSILO_SOURCE_DIR) +
+          "/tests/fixtures/fedml_config.yaml --set " + "data_args.data_cache_dir=" + dir.path() +
+          " --set tracking_args.log_file_dir=" + dir.path() + "/log");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("IDX file " + mnist + "/t10k-images-idx3-ubyte.gz"), std::string::npos)
+      << r.output;
+}

@@ -1,0 +1,109 @@
+#include <gtest/gtest.h>
+
+#include "fedsilo/args.h"
+#include "fedsilo/error.h"
+
+using fedsilo::Args;
+using fedsilo::ConfigError;
+
+namespace {
+const std::string kFixture = std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml_config.yaml";
+
+std::string error_of(const std::string& yaml, const std::vector<std::string>& sets = {}) {
+  try {
+    fedsilo::parse_args_yaml(yaml, sets);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Args, SeedConfigLoadsUnchanged) {
+  Args a = fedsilo::load_args(kFixture);
+  EXPECT_EQ(a.training_type, "cross_silo");
+  EXPECT_EQ(a.dataset, "mnist");
+  EXPECT_EQ(a.data_cache_dir, "./../../../data");
+  EXPECT_EQ(a.partition_method, "hetero");
+  EXPECT_DOUBLE_EQ(a.partition_alpha, 0.5);
+  EXPECT_EQ(a.model, "lr");
+  EXPECT_EQ(a.client_id_list, (std::vector<int>{1, 2}));
+  EXPECT_EQ(a.client_num_in_total, 1000);
+  EXPECT_EQ(a.client_num_per_round, 2);
+  EXPECT_EQ(a.comm_round, 50);
+  EXPECT_EQ(a.batch_size, 10);
+  EXPECT_DOUBLE_EQ(a.learning_rate, 0.03);
+  EXPECT_DOUBLE_EQ(a.weight_decay, 0.001);
+  EXPECT_EQ(a.frequency_of_the_test, 5);
+  EXPECT_EQ(a.worker_num, 2);
+  EXPECT_EQ(a.backend, "MQTT_S3");
+  EXPECT_EQ(a.mqtt_config_path, "config/mqtt_config.yaml");
+  EXPECT_EQ(a.n_proc_per_node, 2);
+  EXPECT_EQ(a.pg_master_address, "127.0.0.1");
+  EXPECT_EQ(a.pg_master_port, 12345);
+  EXPECT_FALSE(a.config_dir.empty());
+}
+
+TEST(Args, ClientIdListAcceptsStringAndList) {
+  EXPECT_EQ(
+      fedsilo::parse_args_yaml(
+          "train_args: {client_id_list: '[3, 1]', client_num_per_round: 2, client_num_in_total: 2}")
+          .client_id_list,
+      (std::vector<int>{3, 1}));
+  EXPECT_EQ(
+      fedsilo::parse_args_yaml("train_args: {client_id_list: [1, 2, 5], client_num_in_total: 3}")
+          .client_id_list,
+      (std::vector<int>{1, 2, 5}));
+  EXPECT_NE(error_of("train_args: {client_id_list: '[1, 1]'}").find("appears twice"),
+            std::string::npos);
+  EXPECT_NE(error_of("train_args: {client_id_list: '[0]'}").find("start at 1"), std::string::npos);
+}
+
+TEST(Args, BadValuesNameKeyValueAndWhatIsAllowed) {
+  auto e = error_of("train_args: {comm_round: -3}");
+  EXPECT_NE(e.find("train_args.comm_round"), std::string::npos) << e;
+  EXPECT_NE(e.find("-3"), std::string::npos) << e;
+  EXPECT_NE(e.find(">= 1"), std::string::npos) << e;
+  e = error_of("train_args: {learning_rate: fast}");
+  EXPECT_NE(e.find("train_args.learning_rate = fast: must be a number"), std::string::npos) << e;
+  e = error_of("model_args: {model: resnet}");
+  EXPECT_NE(e.find("must be one of: lr, cnn"), std::string::npos) << e;
+  e = error_of("train_args: {client_num_per_round: 5, client_num_in_total: 2}");
+  EXPECT_NE(e.find("client_num_per_round (5) exceeds"), std::string::npos) << e;
+  e = error_of("train_args: [1, 2]");
+  EXPECT_NE(e.find("train_args"), std::string::npos) << e;
+  EXPECT_NE(error_of("a: b: c: [").find("not valid YAML"), std::string::npos);
+}
+
+TEST(Args, UnknownKeysWarnButLoad) {
+  std::vector<std::string> warnings;
+  auto a = fedsilo::parse_args_yaml(
+      "train_args: {comm_round: 3, comm_rounds: 9}\nextra_args: {x: 1}", {}, &warnings);
+  EXPECT_EQ(a.comm_round, 3);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("train_args.comm_rounds"), std::string::npos);
+  EXPECT_NE(warnings[1].find("extra_args.x"), std::string::npos);
+}
+
+TEST(Args, SetOverridesAreValidatedLikeFileValues) {
+  Args a = fedsilo::load_args(kFixture,
+                              {"train_args.comm_round=7", "train_args.client_id_list=[1, 2, 3]",
+                               "data_args.partition_method=homo"});
+  EXPECT_EQ(a.comm_round, 7);
+  EXPECT_EQ(a.client_id_list.size(), 3u);
+  EXPECT_EQ(a.partition_method, "homo");
+  EXPECT_NE(error_of("", {"train_args.comm_round=0"}).find("train_args.comm_round = 0"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"train_args.nope=1"}).find("no config key train_args.nope"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"comm_round=1"}).find("section.key=value"), std::string::npos);
+}
+
+TEST(Args, MissingFileIsNamed) {
+  try {
+    fedsilo::load_args("/nonexistent/fedml_config.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/fedml_config.yaml"), std::string::npos);
+  }
+}

@@ -1,0 +1,150 @@
+#include "cross_silo/server_manager.h"
+
+#include <gtest/gtest.h>
+
+#include "comm/inproc_transport.h"
+#include "comm/model_blob.h"
+#include "fedsilo/error.h"
+#include "test_util.h"
+
+using namespace fedsilo;
+using namespace fedsilo::comm;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Harness {
+  testutil::TempDir dir;
+  Args args;
+  InprocBus bus;
+  MemoryStore store;
+  std::unique_ptr<Transport> server_end = bus.endpoint(0);
+  std::unique_ptr<Transport> silo1 = bus.endpoint(1), silo2 = bus.endpoint(2);
+  std::unique_ptr<cross_silo::ServerManager> server;
+  int evaluations = 0;
+  int seq = 0;
+
+  Harness() {
+    args = testutil::small_args(dir.path(), dir / "log", {"train_args.comm_round=2"});
+    Args model_args = args;
+    server = std::make_unique<cross_silo::ServerManager>(
+        args, model::create(model_args, 10), *server_end, store, [this](Model&, int64_t) {
+          ++evaluations;
+          return nlohmann::json{{"test_acc", 0.5}};
+        });
+  }
+  Message from(int64_t silo, MsgType type, int64_t round = -1) {
+    Message m;
+    m.type = type;
+    m.id = std::to_string(silo) + "-" + std::to_string(++seq);
+    m.run_id = args.run_id;
+    m.sender = silo;
+    m.round = round;
+    return m;
+  }
+  Message status(int64_t silo, const std::string& s) {
+    auto m = from(silo, MsgType::kClientStatus);
+    m.status = s;
+    return m;
+  }
+  // A silo's answer to `sync`: the global model it was sent, scaled.
+  Message model_from(int64_t silo, const Message& sync, float scale, int64_t samples) {
+    auto global = get_model(store, sync.model, state_of(server->model().module()), "test");
+    for (auto& [n, t] : global) t.mul_(scale);
+    auto m = from(silo, MsgType::kSendModel, sync.round);
+    m.model = put_model(store, "up/" + m.id, global);
+    m.num_samples = samples;
+    return m;
+  }
+  Message next(Transport& t) {
+    auto m = t.receive(0ms);
+    if (!m) throw std::runtime_error("expected a message");
+    return *m;
+  }
+};
+
+}  // namespace
+
+TEST(ServerManager, HandshakeThenRoundsThenFinish) {
+  Harness h;
+  h.server->start();
+  EXPECT_EQ(h.next(*h.silo1).type, MsgType::kCheckClientStatus);
+  EXPECT_EQ(h.next(*h.silo2).type, MsgType::kCheckClientStatus);
+  h.server->handle(h.status(1, "ONLINE"));
+  EXPECT_FALSE(h.silo1->receive(0ms).has_value()) << "no round before every silo is online";
+  h.server->handle(h.status(1, "ONLINE"));  // repeated: harmless
+  h.server->handle(h.status(2, "ONLINE"));
+  auto init1 = h.next(*h.silo1), init2 = h.next(*h.silo2);
+  EXPECT_EQ(init1.type, MsgType::kInitConfig);
+  EXPECT_EQ(init1.round, 0);
+  EXPECT_EQ(init1.model.key, init2.model.key) << "the global model is uploaded once per round";
+  EXPECT_NE(init1.data_silo_index, init2.data_silo_index);
+
+  auto w0 = get_model(h.store, init1.model, state_of(h.server->model().module()), "t")[0].second;
+  h.server->handle(h.model_from(1, init1, 1.0f, 10));
+  h.server->handle(h.model_from(2, init2, 3.0f, 30));
+  EXPECT_EQ(h.evaluations, 1);
+  EXPECT_THROW(h.store.get(init1.model.key), Error)
+      << "the previous round's global model is removed";  // round 0 is evaluated
+  auto sync1 = h.next(*h.silo1);
+  EXPECT_EQ(sync1.type, MsgType::kSyncModel);
+  EXPECT_EQ(sync1.round, 1);
+  // FedAvg: (1 * 10 + 3 * 30) / 40 = 2.5 times the starting model.
+  auto w1 = get_model(h.store, sync1.model, state_of(h.server->model().module()), "t")[0].second;
+  EXPECT_TRUE(torch::allclose(w1, w0 * 2.5f, 1e-5, 1e-6));
+
+  auto sync2 = h.next(*h.silo2);
+  h.server->handle(h.model_from(1, sync1, 1.0f, 10));
+  h.server->handle(h.model_from(2, sync2, 1.0f, 10));
+  EXPECT_TRUE(h.server->done());
+  EXPECT_EQ(h.evaluations, 2);  // the last round is always evaluated
+  auto fin = h.next(*h.silo1);
+  EXPECT_EQ(fin.type, MsgType::kFinish);
+  EXPECT_EQ(fin.status, "COMPLETED");
+  EXPECT_FALSE(fin.model.empty());
+}
+
+TEST(ServerManager, DropsDuplicateStaleUnknownAndCorruptModels) {
+  Harness h;
+  h.server->start();
+  h.server->handle(h.status(1, "ONLINE"));
+  h.server->handle(h.status(2, "ONLINE"));
+  h.next(*h.silo1);
+  h.next(*h.silo2);
+  auto init1 = h.next(*h.silo1), init2 = h.next(*h.silo2);
+  auto m1 = h.model_from(1, init1, 1.0f, 10);
+  h.server->handle(m1);
+  h.server->handle(m1);  // duplicate
+  auto stale = h.model_from(1, init1, 1.0f, 10);
+  stale.round = 7;
+  h.server->handle(stale);
+  auto stranger = h.model_from(9, init1, 1.0f, 10);
+  h.server->handle(stranger);  // not in client_id_list
+  auto corrupt = h.model_from(2, init2, 1.0f, 10);
+  corrupt.model.sha256 = std::string(64, '0');
+  h.server->handle(corrupt);
+  EXPECT_NE(h.server->waiting_for().find("silos [2]"), std::string::npos)
+      << h.server->waiting_for();
+  EXPECT_FALSE(h.silo1->receive(0ms).has_value()) << "round 0 must not end early";
+  h.server->handle(h.model_from(2, init2, 1.0f, 10));
+  EXPECT_EQ(h.next(*h.silo1).type, MsgType::kSyncModel);
+}
+
+TEST(ServerManager, DeadlineTellsSilosToStopAndNamesWhatWasAwaited) {
+  Harness h;
+  h.server->start();
+  h.server->handle(h.status(1, "ONLINE"));
+  h.next(*h.silo1);
+  h.next(*h.silo2);
+  try {
+    h.server->on_deadline();
+    FAIL();
+  } catch (const TimeoutError& e) {
+    EXPECT_NE(std::string(e.what()).find("silos [2] to come online"), std::string::npos)
+        << e.what();
+  }
+  auto fin = h.next(*h.silo2);
+  EXPECT_EQ(fin.type, MsgType::kFinish);
+  EXPECT_EQ(fin.status, "ABORTED");
+  EXPECT_TRUE(h.server->done());
+}

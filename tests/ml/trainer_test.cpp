@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include "fedsilo/dataset.h"
+#include "fedsilo/state_dict.h"
+#include "fedsilo/trainer.h"
+#include "test_util.h"
+
+using namespace fedsilo;
+
+namespace {
+struct Fixture {
+  testutil::TempDir dir;
+  FederatedDataset ds;
+  Args args;
+  Fixture(std::vector<std::string> sets = {}) {
+    testutil::make_synthetic_mnist(dir.path(), 600, 200);
+    sets.push_back("train_args.client_num_in_total=1");
+    sets.push_back("train_args.client_num_per_round=1");
+    sets.push_back("train_args.client_id_list=[1]");
+    args = testutil::small_args(dir.path(), dir / "log", sets);
+    ds = data::load_cross_silo(args).first;
+  }
+  torch::Tensor train_once() {
+    auto m = model::create(args, 10);
+    ClassificationTrainer t(args);
+    t.train(m, ds.train_data_local_dict[0], TrainContext{});
+    return state_of(m.module())[0].second.clone();
+  }
+};
+}  // namespace
+
+TEST(ClassificationTrainer, LearnsAndReportsSamples) {
+  Fixture f({"train_args.epochs=3"});
+  auto m = model::create(f.args, 10);
+  auto before = evaluate(m, f.ds.test_data_global);
+  ClassificationTrainer t(f.args);
+  auto r = t.train(m, f.ds.train_data_local_dict[0], TrainContext{});
+  auto after = evaluate(m, f.ds.test_data_global);
+  EXPECT_EQ(r.num_samples, 600);
+  EXPECT_LT(after.loss, before.loss);
+  EXPECT_GT(after.accuracy, 0.9);
+  EXPECT_EQ(after.num_samples, 200);
+}
+
+TEST(ClassificationTrainer, SeededAndReproducible) {
+  Fixture f;
+  EXPECT_TRUE(torch::equal(f.train_once(), f.train_once()));
+}
+
+TEST(ClassificationTrainer, WeightDecayIsHonoured) {
+  Fixture a({"train_args.weight_decay=0"}), b({"train_args.weight_decay=0.5"});
+  auto wa = a.train_once(), wb = b.train_once();
+  EXPECT_LT(wb.norm().item<double>(), wa.norm().item<double>());
+}
+
+TEST(ClassificationTrainer, MomentumAndAdamChangeTheResult) {
+  Fixture plain, momentum({"train_args.momentum=0.9"}), adam({"train_args.client_optimizer=adam"});
+  auto w = plain.train_once();
+  EXPECT_FALSE(torch::equal(w, momentum.train_once()));
+  EXPECT_FALSE(torch::equal(w, adam.train_once()));
+}

@@ -7,6 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 packages=(
   build-essential cmake pkg-config git curl ca-certificates clang-format
   libtorch-dev libgloo-dev                 # models, autograd, optimizers, c10d + Gloo
+  libopenblas0-openmp                      # libtorch otherwise runs on the reference BLAS: 7x slower GEMM
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libmosquitto-dev mosquitto               # MQTT client library and broker
   libcurl4-openssl-dev libssl-dev zlib1g-dev

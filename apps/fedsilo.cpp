@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "fedsilo/args.h"
+#include "fedsilo/distributed.h"
 #include "fedsilo/error.h"
 #include "fedsilo/simulate.h"
 
@@ -33,6 +34,13 @@ fedsilo::Args load(const CommonOptions& o) {
   auto args = fedsilo::load_args(o.cf, o.sets);
   if (o.rank >= 0) args.rank = o.rank;
   if (!o.run_id.empty()) args.run_id = o.run_id;
+  for (char c : args.run_id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      throw fedsilo::ConfigError(
+          "--run_id " + args.run_id +
+          ": use letters, digits, '-', '_' and '.' only (it names topics and keys)");
+    }
+  }
   if (o.node_rank >= 0) {
     if (o.node_rank >= args.n_node_in_silo) {
       throw fedsilo::ConfigError("--node_rank " + std::to_string(o.node_rank) +
@@ -49,9 +57,14 @@ fedsilo::Args load(const CommonOptions& o) {
 int main(int argc, char** argv) {
   CLI::App app{"fedsilo: hierarchical cross-silo federated learning"};
   app.require_subcommand(1);
-  CommonOptions sim;
+  CommonOptions sim, srv, cli;
   auto* simulate = app.add_subcommand("simulate", "run the server and all silos in one process");
   add_common(simulate, sim);
+  auto* server =
+      app.add_subcommand("server", "run the server (--rank 0) over MQTT and the object store");
+  add_common(server, srv);
+  auto* client = app.add_subcommand("client", "run silo --rank k over MQTT and the object store");
+  add_common(client, cli);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -64,8 +77,22 @@ int main(int argc, char** argv) {
       std::cout << "fedsilo simulate: done in " << summary.wall_s << " s; final "
                 << summary.final_metrics.dump() << "; outputs in " << summary.output_dir
                 << std::endl;
+      return 0;
     }
-    return 0;
+    if (server->parsed()) {
+      auto args = load(srv);
+      if (args.rank != 0) throw fedsilo::ConfigError("fedsilo server: --rank must be 0");
+      fedsilo::logging::init((std::filesystem::path(args.run_output_dir()) / "server.log").string(),
+                             args.log_level);
+      return fedsilo::run_server(args);
+    }
+    auto args = load(cli);
+    if (args.rank < 1) throw fedsilo::ConfigError("fedsilo client: --rank must be a silo id >= 1");
+    fedsilo::logging::init((std::filesystem::path(args.run_output_dir()) /
+                            ("client-" + std::to_string(args.rank) + ".log"))
+                               .string(),
+                           args.log_level);
+    return fedsilo::run_silo(args);
   } catch (const fedsilo::Error& e) {
     std::cerr << "fedsilo: error: " << e.what() << std::endl;
     return 2;

@@ -54,8 +54,11 @@ struct Args {
   std::string backend = "MQTT_S3";
   std::string mqtt_config_path;
   std::string s3_config_path;
-  double online_timeout_s = 600;  // how long the server waits for silos to come online
-  double round_timeout_s = 600;   // how long the server waits for a round's models
+  double online_timeout_s = 600;      // how long the server waits for silos to come online
+  double round_timeout_s = 600;       // how long the server waits for a round's models
+  double resend_interval_s = 10;      // a wait this long without progress re-sends the last request
+  std::string object_store = "s3";    // "s3" (s3_config_path) or "file://<folder>"
+  int64_t blob_retention_rounds = 1;  // model blobs of the last N rounds stay in the store
 
   // tracking_args
   std::string log_file_dir = "./log";
@@ -78,6 +81,9 @@ struct Args {
   int64_t n_proc_in_silo() const { return n_node_in_silo * n_proc_per_node; }
   // Folder for this run's outputs (metrics.jsonl, final model, logs).
   std::string run_output_dir() const;
+  // A path from the config: as given when it exists (FedML resolves against the working
+  // directory), otherwise relative to the config file's folder.
+  std::string resolve(const std::string& path) const;
 };
 
 // Loads a config file. `overrides` are "section.key=value" strings applied before validation,

@@ -14,8 +14,8 @@ struct TrainContext {
   int64_t round = 0;
   int64_t silo_id = 0;          // client rank (1..N)
   int64_t data_silo_index = 0;  // which partition this round trains on
-  int64_t trainer_rank = 0;     // rank inside the silo (0 = master)
-  int64_t n_trainers = 1;
+  int64_t trainer_rank = 0;     // rank inside the silo (0 = master); set by the trainer
+  int64_t n_trainers = 1;       // trainers of the silo; set by the trainer
 };
 
 struct TrainResult {
@@ -31,6 +31,8 @@ class GradientSync {
  public:
   virtual ~GradientSync() = default;
   virtual int64_t sync(torch::nn::Module& module, int64_t local_samples) = 0;
+  virtual int64_t rank() const = 0;
+  virtual int64_t world_size() const = 0;
 };
 
 class Trainer {

@@ -1,5 +1,7 @@
 #include "comm/message.h"
 
+#include <chrono>
+
 #include "fedsilo/error.h"
 
 namespace fedsilo::comm {
@@ -23,6 +25,12 @@ const char* to_string(MsgType t) {
   return "UNKNOWN";
 }
 
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string encode(const Message& m) {
   json j = {{"type", static_cast<int>(m.type)},
             {"id", m.id},
@@ -36,6 +44,7 @@ std::string encode(const Message& m) {
   if (m.num_samples) j["num_samples"] = m.num_samples;
   if (!m.status.empty()) j["status"] = m.status;
   if (!m.metrics.empty()) j["metrics"] = m.metrics;
+  if (m.sent_at_us) j["sent_at_us"] = m.sent_at_us;
   return j.dump();
 }
 
@@ -99,6 +108,7 @@ Message decode(const std::string& payload) {
   m.num_samples = field<int64_t>(j, "num_samples", false, 0);
   if (m.num_samples < 0) throw ProtocolError("message: field num_samples is negative");
   m.status = field<std::string>(j, "status", false, "");
+  m.sent_at_us = field<int64_t>(j, "sent_at_us", false, 0);
   if (j.contains("metrics")) {
     if (!j["metrics"].is_object()) throw ProtocolError("message: field metrics must be an object");
     m.metrics = j["metrics"];

@@ -37,7 +37,8 @@ struct Message {
   BlobRef model;
   int64_t data_silo_index = -1;
   int64_t num_samples = 0;
-  std::string status;  // CLIENT_STATUS: ONLINE / FINISHED / OFFLINE
+  std::string status;      // CLIENT_STATUS: ONLINE / FINISHED / OFFLINE
+  int64_t sent_at_us = 0;  // sender's wall clock (µs since the epoch), for hop latencies
   nlohmann::json metrics = nlohmann::json::object();
 };
 
@@ -46,6 +47,7 @@ struct Message {
 // rejected before parsing.
 constexpr size_t kMaxMessageBytes = 64 * 1024;
 std::string encode(const Message& m);
+int64_t now_us();  // wall clock, µs since the epoch
 Message decode(const std::string& payload);
 
 }  // namespace fedsilo::comm

@@ -159,6 +159,9 @@ const std::vector<Field>& schema() {
       {"comm_args", "s3_config_path", text(&Args::s3_config_path)},
       {"comm_args", "online_timeout_s", real(&Args::online_timeout_s, 0, true)},
       {"comm_args", "round_timeout_s", real(&Args::round_timeout_s, 0, true)},
+      {"comm_args", "resend_interval_s", real(&Args::resend_interval_s, 0, true)},
+      {"comm_args", "object_store", text(&Args::object_store)},
+      {"comm_args", "blob_retention_rounds", integer(&Args::blob_retention_rounds, 0)},
       {"tracking_args", "log_file_dir", text(&Args::log_file_dir)},
       {"tracking_args", "log_level",
        choice(&Args::log_level, {"trace", "debug", "info", "warn", "error"})},
@@ -224,12 +227,22 @@ void check_consistency(const Args& a) {
                      a.node_rank_in_silo, a.n_node_in_silo));
   }
   if (a.rank < 0) fail(fmt::format("--rank {} must be >= 0", a.rank));
+  if (a.object_store != "s3" && a.object_store.rfind("file://", 0) != 0) {
+    fail("comm_args.object_store = " + a.object_store + ": must be s3 or file://<folder>");
+  }
 }
 
 }  // namespace
 
 std::string Args::run_output_dir() const {
   return (std::filesystem::path(log_file_dir) / ("run_" + run_id)).string();
+}
+
+std::string Args::resolve(const std::string& path) const {
+  namespace fs = std::filesystem;
+  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path) || config_dir.empty())
+    return path;
+  return (fs::path(config_dir) / path).string();
 }
 
 Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string>& overrides,

@@ -54,6 +54,7 @@ Message ServerManager::make(MsgType type, int64_t receiver) {
   m.sender = 0;
   m.receiver = receiver;
   m.round = round_;
+  m.sent_at_us = comm::now_us();
   return m;
 }
 
@@ -93,14 +94,36 @@ std::string ServerManager::waiting_for() const {
 
 void ServerManager::on_deadline() {
   std::string what = waiting_for();
-  FS_LOG_ERROR(log_, "deadline passed while waiting for {}; telling every silo to stop", what);
+  abort("deadline passed while waiting for " + what);
+  throw TimeoutError("server: deadline passed while waiting for " + what);
+}
+
+void ServerManager::abort(const std::string& why) {
+  FS_LOG_ERROR(log_, "{}; telling every silo to stop", why);
   for (int id : args_.client_id_list) {
     auto m = make(MsgType::kFinish, id);
     m.status = "ABORTED";
     transport_.send(m);
   }
   state_ = State::kDone;
-  throw TimeoutError("server: deadline passed while waiting for " + what);
+}
+
+void ServerManager::resend() {
+  if (state_ == State::kWaitingOnline) {
+    for (int id : args_.client_id_list) {
+      if (!online_.count(id)) transport_.send(make(MsgType::kCheckClientStatus, id));
+    }
+  } else if (state_ == State::kTraining) {
+    FS_LOG_INFO(log_, "round {}: asking silos [{}] again", round_, fmt::join(pending_, ", "));
+    for (int64_t silo : pending_) send_round_request(silo);
+  }
+}
+
+void ServerManager::send_round_request(int64_t silo) {
+  auto m = make(round_ == 0 ? MsgType::kInitConfig : MsgType::kSyncModel, silo);
+  m.model = global_ref_;
+  m.data_silo_index = data_index_[silo];
+  transport_.send(m);
 }
 
 void ServerManager::handle(const Message& m) {
@@ -171,12 +194,7 @@ void ServerManager::start_round(int64_t round) {
   pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
   round_record_ = {
       {"round", round}, {"silos", nlohmann::json::array()}, {"server_upload_ms", upload_ms}};
-  for (int64_t silo : selected_) {
-    auto m = make(round == 0 ? MsgType::kInitConfig : MsgType::kSyncModel, silo);
-    m.model = global_ref_;
-    m.data_silo_index = data_index_[silo];
-    transport_.send(m);
-  }
+  for (int64_t silo : selected_) send_round_request(silo);
   deadline_ = after(args_.round_timeout_s);
 }
 
@@ -233,6 +251,7 @@ void ServerManager::finish_round() {
         round_);
   }
   round_record_["aggregate_ms"] = ms_since(t0);
+  retire_blobs(round_ + 1 - args_.blob_retention_rounds);
   bool last = round_ + 1 == args_.comm_round;
   if (round_ % args_.frequency_of_the_test == 0 || last) {
     FS_LOG_INFO(log_, "################test_on_server_for_all_clients : {}", round_);
@@ -259,6 +278,21 @@ void ServerManager::finish_round() {
     start_round(round_ + 1);
   } else {
     finish_run();
+  }
+}
+
+// Deletes the blobs of every round up to `round` (exclusive of later ones): with retention N,
+// the blobs of the last N rounds stay in the store.
+void ServerManager::retire_blobs(int64_t round) {
+  while (!blobs_.empty() && blobs_.begin()->first < round) {
+    for (const auto& key : blobs_.begin()->second) {
+      try {
+        store_.remove(key);
+      } catch (const Error& e) {
+        FS_LOG_WARN(log_, "could not remove old blob {}: {}", key, e.what());
+      }
+    }
+    blobs_.erase(blobs_.begin());
   }
 }
 

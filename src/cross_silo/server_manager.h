@@ -38,6 +38,11 @@ class ServerManager {
   // Called by the driver when deadline() has passed: tells the silos to stop, then throws
   // TimeoutError naming what was awaited.
   [[noreturn]] void on_deadline();
+  // After a reconnect to the broker, or a wait of resend_interval_s without progress: sends the
+  // current request again (as new messages) to the silos it still waits for.
+  void resend();
+  // Stops the run early (interrupted): FINISH with status ABORTED to every silo.
+  void abort(const std::string& why);
 
   Model& model() { return model_; }
   const std::string& output_dir() const { return recorder_.dir(); }
@@ -50,6 +55,8 @@ class ServerManager {
   void start_round(int64_t round);
   void finish_round();
   void finish_run();
+  void send_round_request(int64_t silo);
+  void retire_blobs(int64_t round);
   comm::Message make(comm::MsgType type, int64_t receiver);
   std::string global_key(int64_t round) const;
 
@@ -69,6 +76,7 @@ class ServerManager {
   std::map<int64_t, int64_t> data_index_;  // silo -> data silo index this round
   std::set<int64_t> pending_;
   comm::BlobRef global_ref_;
+  std::map<int64_t, std::vector<std::string>> blobs_;  // round -> keys still in the store
   StateDict layout_;
   Clock::time_point deadline_;
   Clock::time_point run_start_, round_start_;

@@ -43,7 +43,21 @@ Message SiloMaster::make(MsgType type) {
   m.run_id = args_.run_id;
   m.sender = id_;
   m.receiver = 0;
+  m.sent_at_us = comm::now_us();
   return m;
+}
+
+void SiloMaster::on_reconnect() {
+  if (done_) return;
+  send_status("ONLINE");
+  if (last_reply_) transport_.send(*last_reply_);
+}
+
+std::string SiloMaster::waiting_for() const {
+  if (done_) return "nothing (finished)";
+  if (last_round_ < 0) return "the server's first round (INIT_CONFIG)";
+  return fmt::format("the server's next request after round {} (SYNC_MODEL or FINISH)",
+                     last_round_);
 }
 
 void SiloMaster::send_status(const std::string& status) {
@@ -86,6 +100,12 @@ void SiloMaster::handle(const Message& m) {
 }
 
 void SiloMaster::on_train(const Message& m) {
+  if (m.round == last_round_ && last_reply_ && last_reply_->round == m.round) {
+    // The server asks again: our answer was lost (e.g. the broker restarted). Never retrain.
+    FS_LOG_INFO(log_, "round {} asked again ({}); sending the same model again", m.round, m.id);
+    transport_.send(*last_reply_);
+    return;
+  }
   if (m.round <= last_round_) {
     FS_LOG_INFO(log_, "dropping {} {} for round {}: round {} is already done (duplicate or stale)",
                 to_string(m.type), m.id, m.round, last_round_);
@@ -112,10 +132,11 @@ void SiloMaster::on_train(const Message& m) {
   }
   load_state(model_.module(), global, "global model");
   double download_ms = ms_since(t0);
+  double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   last_round_ = m.round;
   if (on_round_) on_round_(m.round, m.data_silo_index);
   t0 = Clock::now();
-  TrainContext ctx{m.round, id_, m.data_silo_index, 0, args_.n_proc_in_silo()};
+  TrainContext ctx{m.round, id_, m.data_silo_index};
   TrainResult r = trainer_.train(model_, it->second, ctx);
   double train_ms = ms_since(t0);
   t0 = Clock::now();

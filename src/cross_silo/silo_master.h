@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "comm/object_store.h"
 #include "comm/transport.h"
@@ -28,6 +29,12 @@ class SiloMaster {
 
   void start();
   void handle(const comm::Message& m);
+  // After a reconnect to the broker: says ONLINE again and re-sends the last model it uploaded
+  // (same message id, so a server that has it drops the repeat).
+  void on_reconnect();
+  // What the silo waits for, for log lines.
+  std::string waiting_for() const;
+  int64_t last_round() const { return last_round_; }
   bool done() const { return done_; }
   bool aborted() const { return aborted_; }
   int64_t rounds_trained() const { return rounds_trained_; }
@@ -50,6 +57,7 @@ class SiloMaster {
   std::shared_ptr<spdlog::logger> log_;
   StateDict layout_;
   int64_t last_round_ = -1;
+  std::optional<comm::Message> last_reply_;
   int64_t rounds_trained_ = 0;
   bool done_ = false;
   bool aborted_ = false;

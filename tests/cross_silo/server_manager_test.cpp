@@ -24,8 +24,10 @@ struct Harness {
   int evaluations = 0;
   int seq = 0;
 
-  Harness() {
-    args = testutil::small_args(dir.path(), dir / "log", {"train_args.comm_round=2"});
+  explicit Harness(int retention = 0) {
+    args = testutil::small_args(dir.path(), dir / "log",
+                                {"train_args.comm_round=2",
+                                 "comm_args.blob_retention_rounds=" + std::to_string(retention)});
     Args model_args = args;
     server = std::make_unique<cross_silo::ServerManager>(
         args, model::create(model_args, 10), *server_end, store, [this](Model&, int64_t) {
@@ -147,4 +149,46 @@ TEST(ServerManager, DeadlineTellsSilosToStopAndNamesWhatWasAwaited) {
   EXPECT_EQ(fin.type, MsgType::kFinish);
   EXPECT_EQ(fin.status, "ABORTED");
   EXPECT_TRUE(h.server->done());
+}
+
+TEST(ServerManager, RetentionKeepsTheLastRoundsBlobs) {
+  Harness h(/*retention=*/1);
+  h.server->start();
+  h.server->handle(h.status(1, "ONLINE"));
+  h.server->handle(h.status(2, "ONLINE"));
+  h.next(*h.silo1);
+  h.next(*h.silo2);
+  auto init1 = h.next(*h.silo1), init2 = h.next(*h.silo2);
+  auto up1 = h.model_from(1, init1, 1.0f, 10);
+  h.server->handle(up1);
+  h.server->handle(h.model_from(2, init2, 1.0f, 10));
+  EXPECT_NO_THROW(h.store.get(init1.model.key)) << "round 0 is the last finished round: kept";
+  EXPECT_NO_THROW(h.store.get(up1.model.key));
+  auto sync1 = h.next(*h.silo1), sync2 = h.next(*h.silo2);
+  h.server->handle(h.model_from(1, sync1, 1.0f, 10));
+  h.server->handle(h.model_from(2, sync2, 1.0f, 10));
+  EXPECT_THROW(h.store.get(init1.model.key), Error) << "round 0 is two rounds old: removed";
+  EXPECT_THROW(h.store.get(up1.model.key), Error);
+  EXPECT_NO_THROW(h.store.get(sync1.model.key));
+}
+
+TEST(ServerManager, ResendsTheRoundRequestToSilosItStillWaitsFor) {
+  Harness h;
+  h.server->start();
+  h.server->handle(h.status(1, "ONLINE"));
+  h.server->handle(h.status(2, "ONLINE"));
+  h.next(*h.silo1);
+  h.next(*h.silo2);
+  auto init1 = h.next(*h.silo1), init2 = h.next(*h.silo2);
+  h.server->handle(h.model_from(1, init1, 1.0f, 10));
+  h.server->resend();
+  EXPECT_FALSE(h.silo1->receive(0ms).has_value()) << "silo 1 has answered";
+  auto again = h.next(*h.silo2);
+  EXPECT_EQ(again.type, MsgType::kInitConfig);
+  EXPECT_EQ(again.round, 0);
+  EXPECT_NE(again.id, init2.id)
+      << "a new message, so the silo's transport does not drop it as a repeat";
+  EXPECT_EQ(again.model.key, init2.model.key);
+  h.server->handle(h.status(2, "ONLINE"));  // silo 2 restarted
+  EXPECT_EQ(h.next(*h.silo2).type, MsgType::kInitConfig);
 }

@@ -63,3 +63,15 @@ TEST(Simulate, SelectsASubsetOfSilosEachRound) {
   std::string line;
   while (std::getline(metrics, line)) EXPECT_EQ(nlohmann::json::parse(line)["silos"].size(), 2u);
 }
+
+TEST(Simulate, OneTrainerPerSiloTrainsOnAllOfItsData) {
+  // simulate runs one trainer per silo whatever client_silo_args says; it must not train on a
+  // 1/n shard as if n - 1 other trainers were there.
+  testutil::TempDir dir;
+  testutil::make_synthetic_mnist(dir.path(), 300, 50);
+  auto a = simulate(testutil::small_args(dir.path(), dir / "a"));
+  auto b =
+      simulate(testutil::small_args(dir.path(), dir / "b", {"client_silo_args.n_proc_per_node=2"}));
+  EXPECT_EQ(testutil::read_file(a.output_dir + "/final_model.safetensors"),
+            testutil::read_file(b.output_dir + "/final_model.safetensors"));
+}

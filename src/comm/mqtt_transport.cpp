@@ -1,0 +1,291 @@
+#include "comm/mqtt_transport.h"
+
+#include <mosquitto.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "core/log.h"
+#include "fedsilo/error.h"
+
+namespace fedsilo::comm {
+namespace {
+
+constexpr size_t kSeenIds = 4096;  // message ids remembered for dropping repeats
+
+std::once_flag lib_once;
+
+std::string role(int64_t id) { return id == 0 ? "server" : "silo " + std::to_string(id); }
+
+}  // namespace
+
+MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id)
+    : options_(options),
+      run_id_(run_id),
+      self_(self_id),
+      prefix_("fedsilo/" + run_id + "/"),
+      log_(logging::role_logger(self_id == 0 ? "Server" : "Client", self_id)) {
+  std::call_once(lib_once, [] { mosquitto_lib_init(); });
+  std::random_device rd;
+  std::string client_id =
+      fmt::format("fedsilo-{}-{}-{}-{:x}", run_id, self_id, ::getpid(), rd() & 0xffff);
+  mosq_ = mosquitto_new(client_id.c_str(), /*clean_session=*/true, this);
+  if (!mosq_) throw Error("mqtt: cannot create a client");
+  // Nagle's algorithm against delayed ACKs costs ~40 ms per hop; control messages are tiny.
+  mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
+  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_reconnect_delay_set(mosq_, 1, 4, true);
+  mosquitto_connect_callback_set(mosq_, &MqttTransport::on_connect);
+  mosquitto_disconnect_callback_set(mosq_, &MqttTransport::on_disconnect);
+  mosquitto_subscribe_callback_set(mosq_, &MqttTransport::on_subscribe);
+  mosquitto_publish_callback_set(mosq_, &MqttTransport::on_publish);
+  mosquitto_message_callback_set(mosq_, &MqttTransport::on_message);
+  if (!options_.user.empty()) {
+    mosquitto_username_pw_set(mosq_, options_.user.c_str(),
+                              options_.password.empty() ? nullptr : options_.password.c_str());
+  }
+  if (!options_.tls_ca_file.empty()) {
+    int rc = mosquitto_tls_set(
+        mosq_, options_.tls_ca_file.c_str(), nullptr,
+        options_.tls_cert_file.empty() ? nullptr : options_.tls_cert_file.c_str(),
+        options_.tls_key_file.empty() ? nullptr : options_.tls_key_file.c_str(), nullptr);
+    if (rc != MOSQ_ERR_SUCCESS)
+      throw ConfigError(std::string("mqtt: TLS setup failed: ") + mosquitto_strerror(rc));
+    mosquitto_tls_insecure_set(mosq_, options_.tls_insecure);
+  }
+  if (self_ != 0) {
+    // The broker publishes this if the silo vanishes without a clean disconnect.
+    Message will;
+    will.type = MsgType::kClientStatus;
+    will.id = fmt::format("{}-will-{}", self_, client_id);
+    will.run_id = run_id_;
+    will.sender = self_;
+    will.receiver = 0;
+    will.status = "OFFLINE";
+    auto payload = encode(will);
+    auto topic = prefix_ + "status/" + std::to_string(self_);
+    mosquitto_will_set(mosq_, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1,
+                       false);
+  }
+  int rc =
+      mosquitto_connect_async(mosq_, options_.host.c_str(), options_.port, options_.keepalive_s);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    // The loop thread keeps retrying; remember why for wait_connected().
+    last_error_ = rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : mosquitto_strerror(rc);
+  }
+  rc = mosquitto_loop_start(mosq_);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    mosquitto_destroy(mosq_);
+    throw Error(std::string("mqtt: cannot start the network thread: ") + mosquitto_strerror(rc));
+  }
+}
+
+MqttTransport::~MqttTransport() {
+  mosquitto_disconnect(mosq_);
+  mosquitto_loop_stop(mosq_, /*force=*/false);
+  mosquitto_destroy(mosq_);
+}
+
+std::string MqttTransport::topic_for(const Message& m) const {
+  if (m.receiver != 0) return prefix_ + "s2c/" + std::to_string(m.receiver);
+  if (m.type == MsgType::kClientStatus) return prefix_ + "status/" + std::to_string(m.sender);
+  return prefix_ + "c2s/" + std::to_string(m.sender);
+}
+
+void MqttTransport::on_connect(mosquitto* mosq, void* self, int rc) {
+  auto* t = static_cast<MqttTransport*>(self);
+  if (rc != 0) {
+    std::lock_guard<std::mutex> lock(t->mu_);
+    t->last_error_ = mosquitto_connack_string(rc);
+    FS_LOG_ERROR(t->log_, "mqtt: broker {}:{} refused the connection: {}", t->options_.host,
+                 t->options_.port, t->last_error_);
+    return;
+  }
+  std::vector<std::string> topics;
+  if (t->self_ == 0) {
+    topics = {t->prefix_ + "c2s/+", t->prefix_ + "status/+"};
+  } else {
+    topics = {t->prefix_ + "s2c/" + std::to_string(t->self_)};
+  }
+  std::vector<char*> ptrs;
+  for (auto& s : topics) ptrs.push_back(s.data());
+  int mid = 0;
+  int r = mosquitto_subscribe_multiple(mosq, &mid, static_cast<int>(ptrs.size()), ptrs.data(), 1, 0,
+                                       nullptr);
+  std::lock_guard<std::mutex> lock(t->mu_);
+  t->subscribe_mid_ = mid;
+  if (r != MOSQ_ERR_SUCCESS)
+    t->last_error_ = std::string("subscribe failed: ") + mosquitto_strerror(r);
+}
+
+void MqttTransport::on_disconnect(mosquitto*, void* self, int rc) {
+  auto* t = static_cast<MqttTransport*>(self);
+  {
+    std::lock_guard<std::mutex> lock(t->mu_);
+    t->subscribed_ = false;
+    for (auto& p : t->outbox_) p.mid = -1;  // unacknowledged: publish again after reconnecting
+    t->early_acks_.clear();
+    if (rc != 0) t->last_error_ = "connection lost";
+  }
+  if (rc != 0) {
+    FS_LOG_WARN(t->log_, "mqtt: lost the broker {}:{}; reconnecting", t->options_.host,
+                t->options_.port);
+  }
+}
+
+void MqttTransport::on_subscribe(mosquitto*, void* self, int mid, int, const int*) {
+  auto* t = static_cast<MqttTransport*>(self);
+  bool again = false;
+  {
+    std::lock_guard<std::mutex> lock(t->mu_);
+    if (mid != t->subscribe_mid_) return;
+    again = t->ever_subscribed_;
+    t->subscribed_ = t->ever_subscribed_ = true;
+    t->last_error_.clear();
+  }
+  if (again) {
+    FS_LOG_INFO(t->log_, "mqtt: reconnected to {}:{} and subscribed again", t->options_.host,
+                t->options_.port);
+    t->reconnected_ = true;
+  } else {
+    FS_LOG_INFO(t->log_, "mqtt: connected to {}:{} as {}", t->options_.host, t->options_.port,
+                role(t->self_));
+  }
+  t->publish_pending();
+  t->cv_.notify_all();
+}
+
+void MqttTransport::on_publish(mosquitto*, void* self, int mid) {
+  auto* t = static_cast<MqttTransport*>(self);
+  std::lock_guard<std::mutex> lock(t->mu_);
+  for (auto it = t->outbox_.begin(); it != t->outbox_.end(); ++it) {
+    if (it->mid == mid) {
+      t->outbox_.erase(it);
+      t->cv_.notify_all();
+      return;
+    }
+  }
+  t->early_acks_.insert(mid);  // acknowledged before send() recorded the mid
+}
+
+void MqttTransport::on_message(mosquitto*, void* self, const mosquitto_message* msg) {
+  auto* t = static_cast<MqttTransport*>(self);
+  t->handle_incoming(
+      msg->topic ? msg->topic : "",
+      std::string(static_cast<const char*>(msg->payload), static_cast<size_t>(msg->payloadlen)));
+}
+
+bool MqttTransport::remember(const std::string& id) {
+  if (!seen_ids_.insert(id).second) return false;
+  seen_order_.push_back(id);
+  if (seen_order_.size() > kSeenIds) {
+    seen_ids_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
+  return true;
+}
+
+void MqttTransport::handle_incoming(const std::string& topic, const std::string& payload) {
+  Message m;
+  try {
+    m = decode(payload);
+  } catch (const ProtocolError& e) {
+    FS_LOG_WARN(log_, "mqtt: dropping a message on {}: {}", topic, e.what());
+    return;
+  }
+  // The topic says who may have sent it (a broker ACL enforces that); the body must agree.
+  auto slash = topic.rfind('/');
+  std::string topic_id = slash == std::string::npos ? "" : topic.substr(slash + 1);
+  int64_t expected_sender = self_ == 0 ? std::atoll(topic_id.c_str()) : 0;
+  if (m.sender != expected_sender || (self_ != 0 && m.receiver != self_)) {
+    FS_LOG_WARN(log_, "mqtt: dropping {} {} on {}: it claims sender {} / receiver {}",
+                to_string(m.type), m.id, topic, m.sender, m.receiver);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!remember(m.id)) {
+      FS_LOG_INFO(log_, "mqtt: dropping a repeat of {} {} from {}", to_string(m.type), m.id,
+                  role(m.sender));
+      return;
+    }
+    inbox_.push_back(std::move(m));
+  }
+  cv_.notify_all();
+}
+
+void MqttTransport::publish_one(uint64_t seq) {
+  std::string topic, payload;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(outbox_.begin(), outbox_.end(),
+                           [&](const Pending& p) { return p.seq == seq; });
+    if (it == outbox_.end() || it->mid != -1 || !subscribed_) return;
+    topic = it->topic;
+    payload = it->payload;
+  }
+  int mid = 0;
+  int rc = mosquitto_publish(mosq_, &mid, topic.c_str(), static_cast<int>(payload.size()),
+                             payload.data(), 1, false);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it =
+      std::find_if(outbox_.begin(), outbox_.end(), [&](const Pending& p) { return p.seq == seq; });
+  if (it == outbox_.end()) return;
+  if (rc != MOSQ_ERR_SUCCESS) return;  // stays queued; the next (re)connect publishes it
+  if (early_acks_.erase(mid)) {
+    outbox_.erase(it);
+    cv_.notify_all();
+  } else {
+    it->mid = mid;
+  }
+}
+
+void MqttTransport::publish_pending() {
+  std::vector<uint64_t> seqs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& p : outbox_) {
+      if (p.mid == -1) seqs.push_back(p.seq);
+    }
+  }
+  for (auto s : seqs) publish_one(s);
+}
+
+void MqttTransport::send(const Message& m) {
+  auto payload = encode(m);
+  if (payload.size() > kMaxMessageBytes) {
+    throw ProtocolError("mqtt: message of " + std::to_string(payload.size()) +
+                        " bytes exceeds the limit");
+  }
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seq = next_seq_++;
+    outbox_.push_back({seq, topic_for(m), std::move(payload), -1});
+  }
+  publish_one(seq);
+}
+
+std::optional<Message> MqttTransport::receive(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, timeout, [&] { return !inbox_.empty(); })) return std::nullopt;
+  Message m = std::move(inbox_.front());
+  inbox_.pop_front();
+  return m;
+}
+
+void MqttTransport::wait_connected(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, timeout, [&] { return subscribed_; })) {
+    throw TimeoutError(fmt::format("mqtt: could not connect to the broker {}:{} within {} s{}",
+                                   options_.host, options_.port, timeout.count() / 1000.0,
+                                   last_error_.empty() ? "" : " (" + last_error_ + ")"));
+  }
+}
+
+bool MqttTransport::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return outbox_.empty(); });
+}
+
+}  // namespace fedsilo::comm

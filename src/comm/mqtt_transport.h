@@ -1,0 +1,86 @@
+#pragma once
+// Control messages over MQTT (libmosquitto), QoS 1, one silo id per topic so a broker ACL can
+// confine each silo to its own topics:
+//   fedsilo/<run_id>/s2c/<silo>     server -> silo k       (silo k subscribes to its own only)
+//   fedsilo/<run_id>/c2s/<silo>     silo k -> server
+//   fedsilo/<run_id>/status/<silo>  silo k -> server, CLIENT_STATUS, and silo k's last will
+// The network loop runs in libmosquitto's thread and only decodes and queues; the owner takes
+// messages with receive(). Messages stay in an outbox until the broker acknowledges them and
+// are published again after a reconnect; the receiver drops repeats by message id.
+#include <spdlog/logger.h>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "comm/mqtt_options.h"
+#include "comm/transport.h"
+
+struct mosquitto;
+struct mosquitto_message;
+
+namespace fedsilo::comm {
+
+class MqttTransport : public Transport {
+ public:
+  // self_id 0 = the server; k = silo k.
+  MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id);
+  ~MqttTransport() override;
+
+  void send(const Message& m) override;
+  std::optional<Message> receive(std::chrono::milliseconds timeout) override;
+
+  // Blocks until connected and subscribed; throws TimeoutError naming the broker and the last
+  // connection error.
+  void wait_connected(std::chrono::milliseconds timeout);
+  // True once after every reconnect (not the first connect): the owner re-sends what the other
+  // side may have missed.
+  bool take_reconnected() { return reconnected_.exchange(false); }
+  // Waits until the broker has acknowledged everything sent; false at the deadline.
+  bool flush(std::chrono::milliseconds timeout);
+  std::string topic_for(const Message& m) const;
+
+ private:
+  struct Pending {
+    uint64_t seq;
+    std::string topic;
+    std::string payload;
+    int mid;  // -1: not handed to the broker connection yet
+  };
+  static void on_connect(mosquitto*, void*, int rc);
+  static void on_disconnect(mosquitto*, void*, int rc);
+  static void on_subscribe(mosquitto*, void*, int mid, int, const int*);
+  static void on_publish(mosquitto*, void*, int mid);
+  static void on_message(mosquitto*, void*, const mosquitto_message*);
+  void handle_incoming(const std::string& topic, const std::string& payload);
+  void publish_pending();
+  void publish_one(uint64_t seq);
+  bool remember(const std::string& id);
+
+  MqttOptions options_;
+  std::string run_id_;
+  int64_t self_;
+  std::string prefix_;
+  mosquitto* mosq_ = nullptr;
+  std::shared_ptr<spdlog::logger> log_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Message> inbox_;
+  std::list<Pending> outbox_;
+  std::set<int> early_acks_;
+  uint64_t next_seq_ = 0;
+  std::set<std::string> seen_ids_;
+  std::deque<std::string> seen_order_;
+  bool subscribed_ = false;
+  bool ever_subscribed_ = false;
+  int subscribe_mid_ = -1;
+  std::string last_error_;
+  std::atomic<bool> reconnected_{false};
+};
+
+}  // namespace fedsilo::comm

@@ -1,0 +1,291 @@
+#include "comm/s3_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <regex>
+#include <thread>
+
+#include "comm/model_blob.h"
+#include "comm/yaml_keys.h"
+#include "fedsilo/error.h"
+
+namespace fedsilo::comm {
+namespace {
+
+struct Reader {
+  const std::string* data;
+  size_t pos = 0;
+};
+
+size_t read_cb(char* buf, size_t size, size_t n, void* ud) {
+  auto* r = static_cast<Reader*>(ud);
+  size_t len = std::min(size * n, r->data->size() - r->pos);
+  std::memcpy(buf, r->data->data() + r->pos, len);
+  r->pos += len;
+  return len;
+}
+
+size_t write_cb(char* buf, size_t size, size_t n, void* ud) {
+  static_cast<std::string*>(ud)->append(buf, size * n);
+  return size * n;
+}
+
+size_t header_cb(char* buf, size_t size, size_t n, void* ud) {
+  std::string line(buf, size * n);
+  if (line.size() > 5 && strncasecmp(line.c_str(), "etag:", 5) == 0) {
+    auto v = line.substr(5);
+    v.erase(0, v.find_first_not_of(" \t"));
+    v.erase(v.find_last_not_of(" \t\r\n") + 1);
+    *static_cast<std::string*>(ud) = v;
+  }
+  return size * n;
+}
+
+std::string xml_value(const std::string& body, const std::string& tag) {
+  auto open = "<" + tag + ">", close = "</" + tag + ">";
+  auto a = body.find(open);
+  if (a == std::string::npos) return "";
+  a += open.size();
+  auto b = body.find(close, a);
+  return b == std::string::npos ? "" : body.substr(a, b - a);
+}
+
+std::string xml_unescape(std::string s) {
+  const std::pair<const char*, const char*> ents[] = {
+      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
+  for (const auto& [from, to] : ents) {
+    for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + 1))
+      s.replace(p, std::strlen(from), to);
+  }
+  return s;
+}
+
+std::string escape_path(CURL* c, const std::string& key) {
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    auto slash = key.find('/', start);
+    auto part = key.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    char* e = curl_easy_escape(c, part.c_str(), static_cast<int>(part.size()));
+    out += e;
+    curl_free(e);
+    if (slash == std::string::npos) break;
+    out += '/';
+    start = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+S3Options load_s3_options(const std::string& path) {
+  YamlKeys y(path, {"BUCKET_NAME", "CN_S3_AKI", "CN_S3_SAK", "CN_REGION_NAME", "S3_ENDPOINT",
+                    "S3_PATH_STYLE", "S3_MULTIPART_THRESHOLD_MB", "S3_PART_SIZE_MB"});
+  S3Options o;
+  o.bucket = y.text("BUCKET_NAME", "");
+  if (o.bucket.empty()) throw ConfigError("config file " + path + ": BUCKET_NAME is required");
+  o.access_key = y.text("CN_S3_AKI", "");
+  o.secret_key = y.text("CN_S3_SAK", "");
+  o.region = y.text("CN_REGION_NAME", o.region);
+  o.endpoint = y.text("S3_ENDPOINT", "");
+  o.path_style = y.boolean("S3_PATH_STYLE", !o.endpoint.empty());
+  o.multipart_threshold = y.integer("S3_MULTIPART_THRESHOLD_MB", 64, 5, 5 * 1024 * 1024) << 20;
+  o.part_size = y.integer("S3_PART_SIZE_MB", 16, 5, 5 * 1024) << 20;
+  auto env = [](const char* a, const char* b) -> const char* {
+    if (const char* v = std::getenv(a)) return v;
+    return std::getenv(b);
+  };
+  if (const char* v = env("FEDSILO_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID")) o.access_key = v;
+  if (const char* v = env("FEDSILO_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY")) o.secret_key = v;
+  if (o.access_key.empty() || o.secret_key.empty()) {
+    throw ConfigError("config file " + path +
+                      ": CN_S3_AKI and CN_S3_SAK (or FEDSILO_S3_ACCESS_KEY and "
+                      "FEDSILO_S3_SECRET_KEY) are required");
+  }
+  return o;
+}
+
+S3Store::S3Store(S3Options options) : o_(std::move(options)) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  curl_ = curl_easy_init();
+  if (!curl_) throw Error("s3: cannot create a curl handle");
+  if (o_.endpoint.empty()) {
+    o_.endpoint = "https://s3." + o_.region + ".amazonaws.com";
+  }
+  while (!o_.endpoint.empty() && o_.endpoint.back() == '/') o_.endpoint.pop_back();
+}
+
+S3Store::~S3Store() { curl_easy_cleanup(curl_); }
+
+std::string S3Store::url(const std::string& key, const std::string& query) const {
+  std::string base = o_.endpoint;
+  if (o_.path_style) {
+    base += "/" + o_.bucket;
+  } else {
+    auto scheme = base.find("://");
+    base.insert(scheme + 3, o_.bucket + ".");
+  }
+  std::string u = base + "/" + (key.empty() ? "" : escape_path(curl_, key));
+  if (!query.empty()) u += "?" + query;
+  return u;
+}
+
+S3Store::Response S3Store::request(const std::string& method, const std::string& key,
+                                   const std::string& query, const std::string* body,
+                                   const std::string& what) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string error;
+  for (int attempt = 0; attempt <= o_.retries; ++attempt) {
+    if (attempt > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));  // back off
+    Response r;
+    Reader reader{body};
+    curl_easy_reset(curl_);
+    std::string target = url(key, query);
+    curl_easy_setopt(curl_, CURLOPT_URL, target.c_str());
+    curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
+    std::string sigv4 = "aws:amz:" + o_.region + ":s3";
+    curl_easy_setopt(curl_, CURLOPT_AWS_SIGV4, sigv4.c_str());
+    curl_easy_setopt(curl_, CURLOPT_USERNAME, o_.access_key.c_str());
+    curl_easy_setopt(curl_, CURLOPT_PASSWORD, o_.secret_key.c_str());
+    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_LIMIT, 1024L);  // abort a stalled transfer
+    curl_easy_setopt(curl_, CURLOPT_LOW_SPEED_TIME, 30L);
+    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl_, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &r.etag);
+    if (method == "HEAD") curl_easy_setopt(curl_, CURLOPT_NOBODY, 1L);
+    curl_slist* headers = nullptr;
+    // The payload hash is part of the signature, so a body altered in transit is refused.
+    std::string payload_hash = "x-amz-content-sha256: " + sha256_hex(body ? *body : std::string());
+    headers = curl_slist_append(headers, payload_hash.c_str());
+    headers = curl_slist_append(headers, "Expect:");
+    if (body) {
+      curl_easy_setopt(curl_, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(curl_, CURLOPT_READFUNCTION, read_cb);
+      curl_easy_setopt(curl_, CURLOPT_READDATA, &reader);
+      curl_easy_setopt(curl_, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body->size()));
+      headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+    }
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+    CURLcode rc = curl_easy_perform(curl_);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+      error = std::string(curl_easy_strerror(rc));
+      continue;
+    }
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &r.status);
+    if (r.status >= 500) {
+      error = "HTTP " + std::to_string(r.status);
+      continue;
+    }
+    return r;
+  }
+  throw Error("s3: " + what + " at " + o_.endpoint + " failed after " +
+              std::to_string(o_.retries + 1) + " attempts: " + error);
+}
+
+namespace {
+[[noreturn]] void fail(const std::string& what, const S3Store::Response& r) {
+  std::string code = xml_value(r.body, "Code"), message = xml_value(r.body, "Message");
+  throw Error("s3: " + what + ": HTTP " + std::to_string(r.status) +
+              (code.empty() ? "" : " " + code) + (message.empty() ? "" : " (" + message + ")"));
+}
+}  // namespace
+
+void S3Store::put(const std::string& key, const std::string& bytes) {
+  if (static_cast<int64_t>(bytes.size()) > o_.multipart_threshold) return put_multipart(key, bytes);
+  auto what = "PUT " + o_.bucket + "/" + key;
+  auto r = request("PUT", key, "", &bytes, what);
+  if (r.status != 200) fail(what, r);
+}
+
+void S3Store::put_multipart(const std::string& key, const std::string& bytes) {
+  auto what = "multipart upload of " + o_.bucket + "/" + key;
+  auto init = request("POST", key, "uploads=", nullptr, what);
+  if (init.status != 200) fail(what, init);
+  std::string upload_id = xml_value(init.body, "UploadId");
+  if (upload_id.empty()) throw Error("s3: " + what + ": no UploadId in the answer");
+  char* esc = curl_easy_escape(curl_, upload_id.c_str(), static_cast<int>(upload_id.size()));
+  std::string id_q = std::string("uploadId=") + esc;
+  curl_free(esc);
+  try {
+    std::string complete = "<CompleteMultipartUpload>";
+    int part = 1;
+    for (size_t off = 0; off < bytes.size(); off += o_.part_size, ++part) {
+      std::string chunk = bytes.substr(off, o_.part_size);
+      auto r = request("PUT", key, "partNumber=" + std::to_string(part) + "&" + id_q, &chunk,
+                       what + ", part " + std::to_string(part));
+      if (r.status != 200 || r.etag.empty()) fail(what + ", part " + std::to_string(part), r);
+      complete += "<Part><PartNumber>" + std::to_string(part) + "</PartNumber><ETag>" + r.etag +
+                  "</ETag></Part>";
+    }
+    complete += "</CompleteMultipartUpload>";
+    auto done = request("POST", key, id_q, &complete, what);
+    // S3 may answer 200 with an <Error> body when completion fails late.
+    if (done.status != 200 || done.body.find("<Error>") != std::string::npos) fail(what, done);
+  } catch (...) {
+    request("DELETE", key, id_q, nullptr, "abort " + what);  // no orphaned parts billed
+    throw;
+  }
+}
+
+std::string S3Store::get(const std::string& key) {
+  auto what = "GET " + o_.bucket + "/" + key;
+  auto r = request("GET", key, "", nullptr, what);
+  if (r.status == 404) throw Error("object store: no object " + key + " in bucket " + o_.bucket);
+  if (r.status != 200) fail(what, r);
+  return std::move(r.body);
+}
+
+void S3Store::remove(const std::string& key) {
+  auto what = "DELETE " + o_.bucket + "/" + key;
+  auto r = request("DELETE", key, "", nullptr, what);
+  if (r.status != 204 && r.status != 200 && r.status != 404) fail(what, r);
+}
+
+std::vector<std::string> S3Store::list(const std::string& prefix) {
+  std::vector<std::string> keys;
+  std::string token;
+  while (true) {
+    char* p = curl_easy_escape(curl_, prefix.c_str(), static_cast<int>(prefix.size()));
+    std::string q = std::string("list-type=2&prefix=") + p;
+    curl_free(p);
+    if (!token.empty()) {
+      char* t = curl_easy_escape(curl_, token.c_str(), static_cast<int>(token.size()));
+      q = std::string("continuation-token=") + t + "&" + q;  // query parameters in sorted order
+      curl_free(t);
+    }
+    auto what = "LIST " + o_.bucket + "/" + prefix;
+    auto r = request("GET", "", q, nullptr, what);
+    if (r.status != 200) fail(what, r);
+    static const std::regex key_re("<Key>([^<]*)</Key>");
+    for (auto it = std::sregex_iterator(r.body.begin(), r.body.end(), key_re);
+         it != std::sregex_iterator(); ++it) {
+      keys.push_back(xml_unescape((*it)[1].str()));
+    }
+    if (xml_value(r.body, "IsTruncated") != "true") break;
+    token = xml_unescape(xml_value(r.body, "NextContinuationToken"));
+    if (token.empty()) break;
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+void S3Store::ensure_bucket() {
+  auto head = request("HEAD", "", "", nullptr, "HEAD bucket " + o_.bucket);
+  if (head.status == 200) return;
+  if (head.status != 404) fail("HEAD bucket " + o_.bucket, head);
+  std::string empty;
+  auto r = request("PUT", "", "", &empty, "create bucket " + o_.bucket);
+  if (r.status != 200) fail("create bucket " + o_.bucket, r);
+  SPDLOG_INFO("s3: created bucket {} at {}", o_.bucket, o_.endpoint);
+}
+
+}  // namespace fedsilo::comm

@@ -1,0 +1,62 @@
+#pragma once
+// S3 (AWS, MinIO, Ceph RGW, s3rver, ...) through libcurl, signed with AWS Signature V4
+// (CURLOPT_AWS_SIGV4). Objects are private: no ACL header is ever sent, nothing is presigned.
+// Bodies stream from and to memory; objects over multipart_threshold go up in parts.
+#include <curl/curl.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "comm/object_store.h"
+
+namespace fedsilo::comm {
+
+struct S3Options {
+  std::string endpoint;  // e.g. http://127.0.0.1:4568; empty = AWS for `region`
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string access_key;
+  std::string secret_key;
+  bool path_style = true;  // MinIO-like servers; AWS without an endpoint uses virtual hosts
+  int64_t multipart_threshold = 64ll << 20;
+  int64_t part_size = 16ll << 20;  // S3 needs >= 5 MiB for all parts but the last
+  int retries = 3;                 // for connection errors and 5xx answers
+};
+
+// s3_config.yaml: FedML's BUCKET_NAME, CN_S3_AKI, CN_S3_SAK, CN_REGION_NAME plus S3_ENDPOINT,
+// S3_PATH_STYLE, S3_MULTIPART_THRESHOLD_MB, S3_PART_SIZE_MB. The keys may come from the
+// environment instead: FEDSILO_S3_ACCESS_KEY / FEDSILO_S3_SECRET_KEY (or AWS_ACCESS_KEY_ID /
+// AWS_SECRET_ACCESS_KEY) override the file.
+S3Options load_s3_options(const std::string& path);
+
+class S3Store : public ObjectStore {
+ public:
+  explicit S3Store(S3Options options);
+  ~S3Store() override;
+
+  void put(const std::string& key, const std::string& bytes) override;
+  std::string get(const std::string& key) override;
+  void remove(const std::string& key) override;
+  std::vector<std::string> list(const std::string& prefix) override;
+  // Creates the bucket when it does not exist yet.
+  void ensure_bucket();
+
+  struct Response {
+    long status = 0;
+    std::string body;
+    std::string etag;
+  };
+
+ private:
+  Response request(const std::string& method, const std::string& key, const std::string& query,
+                   const std::string* body, const std::string& what);
+  std::string url(const std::string& key, const std::string& query) const;
+  void put_multipart(const std::string& key, const std::string& bytes);
+
+  S3Options o_;
+  std::mutex mu_;  // one easy handle, reused for connection keep-alive
+  CURL* curl_ = nullptr;
+};
+
+}  // namespace fedsilo::comm

@@ -158,8 +158,14 @@ void ServerManager::on_status(const Message& m) {
     if (fresh)
       FS_LOG_INFO(log_, "silo {} is ONLINE ({}/{})", m.sender, online_.size(),
                   args_.client_id_list.size());
-    if (state_ == State::kWaitingOnline && online_.size() == args_.client_id_list.size())
+    if (state_ == State::kWaitingOnline && online_.size() == args_.client_id_list.size()) {
       start_round(0);
+    } else if (state_ == State::kTraining && pending_.count(m.sender)) {
+      // A silo that (re)starts or reconnects mid-round may have missed its request.
+      FS_LOG_INFO(log_, "silo {} is ONLINE while round {} waits for it; sending its request again",
+                  m.sender, round_);
+      send_round_request(m.sender);
+    }
   } else if (m.status == "OFFLINE") {
     online_.erase(m.sender);
     FS_LOG_WARN(log_, "silo {} went OFFLINE{}", m.sender,
@@ -185,10 +191,9 @@ void ServerManager::start_round(int64_t round) {
               round, fmt::join(selected_, ", "), fmt::join(data, ", "), args_.client_num_in_total,
               args_.client_num_per_round);
   auto t0 = Clock::now();
-  auto previous = global_ref_;
   global_ref_ =
       comm::put_model(store_, global_key(round), state_of(model_.module()));  // once per round
-  if (!previous.empty()) store_.remove(previous.key);
+  blobs_[round].push_back(global_ref_.key);
   double upload_ms = ms_since(t0);
   aggregator_->reset(layout_);
   pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
@@ -223,15 +228,19 @@ void ServerManager::on_model(const Message& m) {
     return;
   }
   double download_ms = ms_since(t0);
+  double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   t0 = Clock::now();
   aggregator_->accumulate(model, static_cast<double>(m.num_samples));
   double fold_ms = ms_since(t0);
-  store_.remove(m.model.key);  // the server is the blob's only reader
+  blobs_[round_].push_back(m.model.key);
+  // The server is the blob's only reader.
+  if (args_.blob_retention_rounds == 0) store_.remove(m.model.key);
   pending_.erase(m.sender);
   nlohmann::json silo = {{"silo", m.sender},
                          {"data_silo_index", data_index_[m.sender]},
                          {"num_samples", m.num_samples},
                          {"server_download_ms", download_ms},
+                         {"notify_ms", notify_ms},
                          {"fold_ms", fold_ms}};
   silo.update(m.metrics);
   round_record_["silos"].push_back(silo);
@@ -301,7 +310,7 @@ void ServerManager::finish_run() {
   auto path = recorder_.final_model(final_state);
   auto ref = comm::put_model(
       store_, fmt::format("fedsilo/{}/global/final.safetensors", args_.run_id), final_state);
-  if (!global_ref_.empty()) store_.remove(global_ref_.key);
+
   global_ref_ = ref;
   for (int id : args_.client_id_list) {
     auto m = make(MsgType::kFinish, id);

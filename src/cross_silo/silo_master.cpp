@@ -147,12 +147,12 @@ void SiloMaster::on_train(const Message& m) {
   double upload_ms = ms_since(t0);
   reply.num_samples = r.num_samples;
   reply.data_silo_index = m.data_silo_index;
-  reply.metrics = {{"train_loss", r.loss},
-                   {"train_acc", r.accuracy},
-                   {"train_ms", train_ms},
-                   {"download_ms", download_ms},
-                   {"upload_ms", upload_ms}};
+  reply.metrics = {{"train_loss", r.loss},   {"train_acc", r.accuracy},
+                   {"train_ms", train_ms},   {"download_ms", download_ms},
+                   {"upload_ms", upload_ms}, {"sync_notify_ms", notify_ms}};
+  last_reply_ = reply;
   transport_.send(reply);
+
   ++rounds_trained_;
 }
 

@@ -36,8 +36,12 @@ ClassificationTrainer::ClassificationTrainer(const Args& args, GradientSync* syn
     : args_(args), sync_(sync) {}
 
 TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
-                                         const TrainContext& ctx) {
+                                         const TrainContext& round) {
+  TrainContext ctx = round;
+  ctx.trainer_rank = sync_ ? sync_->rank() : 0;
+  ctx.n_trainers = sync_ ? sync_->world_size() : 1;
   auto log = logging::role_logger("Client", ctx.silo_id);
+
   auto& module = model.module();
   module.train();
   auto optimizer = make_optimizer(args_, module);

@@ -62,9 +62,9 @@ std::string make_synthetic_mnist(const std::string& root, int64_t n_train, int64
   return dir;
 }
 
-Args small_args(const std::string& data_root, const std::string& out_dir,
-                const std::vector<std::string>& overrides) {
-  std::string yaml =
+std::string small_config_yaml(const std::string& data_root, const std::string& out_dir) {
+  return
+
       "common_args: {training_type: cross_silo, random_seed: 0}\n"
       "data_args: {dataset: mnist, data_cache_dir: '" +
       data_root +
@@ -79,7 +79,11 @@ Args small_args(const std::string& data_root, const std::string& out_dir,
       "comm_args: {backend: INPROC}\n"
       "tracking_args: {log_file_dir: '" +
       out_dir + "'}\n";
-  return parse_args_yaml(yaml, overrides);
+}
+
+Args small_args(const std::string& data_root, const std::string& out_dir,
+                const std::vector<std::string>& overrides) {
+  return parse_args_yaml(small_config_yaml(data_root, out_dir), overrides);
 }
 
 std::string read_file(const std::string& path) {

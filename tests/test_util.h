@@ -33,6 +33,8 @@ std::string make_synthetic_mnist(const std::string& root, int64_t n_train, int64
 // `overrides` ("section.key=value").
 Args small_args(const std::string& data_root, const std::string& out_dir,
                 const std::vector<std::string>& overrides = {});
+// The YAML text behind small_args, for tests that run the command-line tool.
+std::string small_config_yaml(const std::string& data_root, const std::string& out_dir);
 
 std::string read_file(const std::string& path);
 

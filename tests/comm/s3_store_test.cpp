@@ -1,0 +1,82 @@
+#include "comm/s3_store.h"
+
+#include <gtest/gtest.h>
+
+#include "comm/model_blob.h"
+#include "fedsilo/error.h"
+#include "test_services.h"
+
+using namespace fedsilo;
+using namespace fedsilo::comm;
+
+namespace {
+S3Options options_for(const testutil::S3Server& s) {
+  S3Options o;
+  o.endpoint = s.endpoint();
+  o.bucket = "fedsilo";
+  o.access_key = "S3RVER";
+  o.secret_key = "S3RVER";
+  return o;
+}
+}  // namespace
+
+TEST(S3Store, PutGetListRemove) {
+  testutil::S3Server s3;
+  S3Store store(options_for(s3));
+  store.put("fedsilo/run/a.bin", std::string("\0\1\2abc", 6));
+  store.put("fedsilo/run/b c.bin", "spaces in keys");
+  store.put("fedsilo/other/c.bin", "x");
+  EXPECT_EQ(store.get("fedsilo/run/a.bin"), std::string("\0\1\2abc", 6));
+  EXPECT_EQ(store.get("fedsilo/run/b c.bin"), "spaces in keys");
+  EXPECT_EQ(store.list("fedsilo/run/"),
+            (std::vector<std::string>{"fedsilo/run/a.bin", "fedsilo/run/b c.bin"}));
+  store.remove("fedsilo/run/a.bin");
+  try {
+    store.get("fedsilo/run/a.bin");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no object fedsilo/run/a.bin"), std::string::npos)
+        << e.what();
+  }
+  store.remove("fedsilo/run/a.bin");  // removing twice is fine
+}
+
+TEST(S3Store, LargeObjectsGoUpInParts) {
+  testutil::S3Server s3;
+  auto o = options_for(s3);
+  o.multipart_threshold = 6 << 20;
+  o.part_size = 5 << 20;
+  S3Store store(o);
+  std::string big(13 << 20, '\0');
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(i / 4096);
+  store.put("big.bin", big);
+  EXPECT_EQ(store.get("big.bin"), big);
+}
+
+TEST(S3Store, CreatesAMissingBucketAndCarriesVerifiedModels) {
+  testutil::S3Server s3;
+  auto o = options_for(s3);
+  o.bucket = "fresh-bucket";
+  S3Store store(o);
+  store.ensure_bucket();
+  StateDict model = {{"linear.weight", torch::randn({10, 784})},
+                     {"linear.bias", torch::randn({10})}};
+  auto ref = put_model(store, "fedsilo/r/global/round_0.safetensors", model);
+  auto back = get_model(store, ref, model, "test");
+  EXPECT_TRUE(torch::equal(back[0].second, model[0].second));
+}
+
+TEST(S3Store, UnreachableEndpointNamesIt) {
+  S3Options o;
+  o.endpoint = "http://127.0.0.1:" + std::to_string(free_loopback_port());
+  o.bucket = "b";
+  o.access_key = o.secret_key = "k";
+  o.retries = 1;
+  S3Store store(o);
+  try {
+    store.get("x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(o.endpoint), std::string::npos) << e.what();
+  }
+}

@@ -1,0 +1,64 @@
+#include "test_services.h"
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace fedsilo::testutil {
+using namespace std::chrono_literals;
+
+Broker::Broker() : port_(free_loopback_port()) {
+  std::ofstream(dir_ / "mosquitto.conf") << "listener " << port_ << " 127.0.0.1\n"
+                                         << "allow_anonymous true\n"
+                                         << "set_tcp_nodelay true\n"
+                                         << "persistence false\n";
+  start();
+}
+
+void Broker::start() {
+  Subprocess::Options o;
+  o.output_file = dir_ / "mosquitto.log";
+  proc_ = std::make_unique<Subprocess>(
+      std::vector<std::string>{"mosquitto", "-c", dir_ / "mosquitto.conf"}, o);
+  if (!wait_for_port("127.0.0.1", port_, 10s)) {
+    throw std::runtime_error("mosquitto did not listen on 127.0.0.1:" + std::to_string(port_) +
+                             ": " + read_file(dir_ / "mosquitto.log"));
+  }
+}
+
+void Broker::stop() { proc_.reset(); }
+
+std::string Broker::write_config(const std::string& dir) const {
+  std::string path = dir + "/mqtt_config.yaml";
+  std::ofstream(path) << "BROKER_HOST: 127.0.0.1\nBROKER_PORT: " << port_
+                      << "\nMQTT_KEEPALIVE: 10\n";
+  return path;
+}
+
+S3Server::S3Server() : port_(free_loopback_port()) {
+  std::string bin = std::string(FEDSILO_SOURCE_DIR) + "/node_modules/.bin/s3rver";
+  if (!std::filesystem::exists(bin)) {
+    throw std::runtime_error(bin + " is missing: run scripts/setup.sh (npm test tools)");
+  }
+  Subprocess::Options o;
+  o.output_file = dir_ / "s3rver.log";
+  std::filesystem::create_directories(dir_ / "data");
+  proc_ = std::make_unique<Subprocess>(
+      std::vector<std::string>{bin, "-d", dir_ / "data", "-a", "127.0.0.1", "-p",
+                               std::to_string(port_), "-s", "--configure-bucket", "fedsilo"},
+      o);
+  if (!wait_for_port("127.0.0.1", port_, 20s)) {
+    throw std::runtime_error("s3rver did not listen on port " + std::to_string(port_) + ": " +
+                             read_file(dir_ / "s3rver.log"));
+  }
+}
+
+std::string S3Server::write_config(const std::string& dir) const {
+  std::string path = dir + "/s3_config.yaml";
+  std::ofstream(path)
+      << "BUCKET_NAME: fedsilo\nCN_S3_AKI: S3RVER\nCN_S3_SAK: S3RVER\nCN_REGION_NAME: us-east-1\n"
+      << "S3_ENDPOINT: " << endpoint() << "\n";
+  return path;
+}
+
+}  // namespace fedsilo::testutil

@@ -23,7 +23,8 @@ double median(std::vector<double> v) {
 }
 
 // The baseline: the loop FedAvg must run at least once per parameter per silo.
-__attribute__((noinline)) void axpy(double* __restrict a, const float* __restrict b, int64_t n, double w) {
+__attribute__((noinline)) void axpy(double* __restrict a, const float* __restrict b, int64_t n,
+                                    double w) {
   for (int64_t i = 0; i < n; ++i) a[i] += w * static_cast<double>(b[i]);
 }
 
@@ -51,10 +52,11 @@ fedsilo::StateDict make_model(int64_t params, int seed) {
 int main(int argc, char** argv) {
   bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   torch::set_num_threads(1);
-  std::vector<int64_t> sizes = quick ? std::vector<int64_t>{10'000, 10'000'000} : std::vector<int64_t>{10'000, 10'000'000, 100'000'000};
+  std::vector<int64_t> sizes = quick ? std::vector<int64_t>{10'000, 10'000'000}
+                                     : std::vector<int64_t>{10'000, 10'000'000, 100'000'000};
   std::vector<int> silo_counts = {2, 8, 32};
-  fmt::print("{:>12} {:>6} {:>16} {:>16} {:>8} {:>14}\n", "params", "silos", "fedavg param/s", "a+=w*b param/s",
-             "ratio", "round (ms)");
+  fmt::print("{:>12} {:>6} {:>16} {:>16} {:>8} {:>14}\n", "params", "silos", "fedavg param/s",
+             "a+=w*b param/s", "ratio", "round (ms)");
   for (int64_t params : sizes) {
     // Two distinct inputs are enough: each fold streams the whole model whatever its values.
     std::vector<fedsilo::StateDict> inputs = {make_model(params, 1), make_model(params, 2)};
@@ -76,14 +78,15 @@ int main(int argc, char** argv) {
 
         std::vector<double> acc(params, 0.0);
         auto b0 = Clock::now();
-        for (int k = 0; k < silos; ++k) axpy(acc.data(), flat[k % 2].data_ptr<float>(), params, 100 + k);
+        for (int k = 0; k < silos; ++k)
+          axpy(acc.data(), flat[k % 2].data_ptr<float>(), params, 100 + k);
         base_s.push_back(std::chrono::duration<double>(Clock::now() - b0).count());
         if (acc[params / 2] == 12345.678) fmt::print("");  // keep the loop
       }
       double folded = static_cast<double>(params) * silos;
       double agg_rate = folded / median(agg_s), base_rate = folded / median(base_s);
-      fmt::print("{:>12} {:>6} {:>16.3e} {:>16.3e} {:>7.0f}% {:>14.3f}\n", params, silos, agg_rate, base_rate,
-                 100.0 * agg_rate / base_rate, 1e3 * median(round_s));
+      fmt::print("{:>12} {:>6} {:>16.3e} {:>16.3e} {:>7.0f}% {:>14.3f}\n", params, silos, agg_rate,
+                 base_rate, 100.0 * agg_rate / base_rate, 1e3 * median(round_s));
     }
   }
   return 0;

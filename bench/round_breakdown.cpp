@@ -1,0 +1,156 @@
+// Per-round time of a distributed run of the seed's config (server + 2 silos as processes,
+// real mosquitto on loopback), split into train / upload / notify / download / aggregate /
+// evaluate, with the directory store and with S3 (s3rver), and the end-to-end wall time of the
+// 50-round run. Medians over rounds, and over runs for the wall time.
+//
+//   build/bench/bench_round_breakdown [runs=3]     (needs scripts/get-data.sh and setup.sh)
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <unistd.h>
+
+#include "core/subprocess.h"
+
+namespace fs = std::filesystem;
+using namespace fedsilo;
+using namespace std::chrono_literals;
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+struct Services {
+  fs::path dir;
+  int mqtt_port = 0, s3_port = 0;
+  std::unique_ptr<Subprocess> broker, s3;
+};
+
+std::map<std::string, std::vector<double>> one_run(const Services& sv, bool s3,
+                                                   const std::string& run_id, double* wall_s) {
+  std::string example =
+      std::string(FEDSILO_SOURCE_DIR) +
+      "/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/one_line/config/fedml_config.yaml";
+  std::vector<std::string> sets = {
+      "comm_args.mqtt_config_path=" + (sv.dir / "mqtt.yaml").string(),
+      "tracking_args.log_file_dir=" + (sv.dir / "log").string(),
+      "data_args.data_cache_dir=" + std::string(FEDSILO_SOURCE_DIR) + "/data"};
+  if (s3) {
+    sets.push_back("comm_args.s3_config_path=" + (sv.dir / "s3.yaml").string());
+  } else {
+    sets.push_back("comm_args.object_store=file://" + (sv.dir / ("blobs-" + run_id)).string());
+  }
+  auto launch = [&](const std::string& role, int rank) {
+    std::vector<std::string> argv = {FEDSILO_CLI,          role,       "--cf", example, "--rank",
+                                     std::to_string(rank), "--run_id", run_id};
+    for (auto& s : sets) {
+      argv.push_back("--set");
+      argv.push_back(s);
+    }
+    Subprocess::Options o;
+    o.output_file = (sv.dir / (run_id + "-" + role + std::to_string(rank) + ".out")).string();
+    return std::make_unique<Subprocess>(argv, o);
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  auto c1 = launch("client", 1), c2 = launch("client", 2), server = launch("server", 0);
+  auto rc = server->wait_for(300s);
+  *wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  c1->wait_for(30s);
+  c2->wait_for(30s);
+  if (!rc || *rc != 0) throw std::runtime_error("server failed; see " + sv.dir.string());
+
+  std::map<std::string, std::vector<double>> f;
+  std::ifstream in(sv.dir / "log" / ("run_" + run_id) / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    double train = 0, upload = 0, notify = 0, download = 0, fold = 0;
+    for (const auto& s : j["silos"]) {
+      train = std::max(train, s["train_ms"].get<double>());
+      upload = std::max(upload, s["upload_ms"].get<double>());
+      notify = std::max(notify, s["sync_notify_ms"].get<double>() + s["notify_ms"].get<double>());
+      download = std::max(download,
+                          s["download_ms"].get<double>() + s["server_download_ms"].get<double>());
+      fold += s["fold_ms"].get<double>();
+    }
+    double round = j["round_ms"].get<double>();
+    f["train (slowest silo)"].push_back(train);
+    f["upload (silo + server)"].push_back(upload + j["server_upload_ms"].get<double>());
+    f["notify (both MQTT hops)"].push_back(notify);
+    f["download (silo + server)"].push_back(download);
+    f["aggregate (fold + report)"].push_back(fold + j["aggregate_ms"].get<double>());
+    if (j.contains("evaluate_ms"))
+      f["evaluate (rounds that test)"].push_back(j["evaluate_ms"].get<double>());
+    f["round"].push_back(round);
+    f["overhead = round - train"].push_back(round - train - j.value("evaluate_ms", 0.0));
+  }
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = argc > 1 ? std::atoi(argv[1]) : 3;
+  Services sv;
+  sv.dir = fs::temp_directory_path() / fmt::format("fedsilo-bench-{}", ::getpid());
+  fs::create_directories(sv.dir);
+  sv.mqtt_port = free_loopback_port();
+  std::ofstream(sv.dir / "mosquitto.conf")
+      << "listener " << sv.mqtt_port << " 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n";
+  std::ofstream(sv.dir / "mqtt.yaml")
+      << "BROKER_HOST: 127.0.0.1\nBROKER_PORT: " << sv.mqtt_port << "\n";
+  Subprocess::Options quiet;
+  quiet.output_file = (sv.dir / "services.log").string();
+  sv.broker = std::make_unique<Subprocess>(
+      std::vector<std::string>{"mosquitto", "-c", (sv.dir / "mosquitto.conf").string()}, quiet);
+  sv.s3_port = free_loopback_port();
+  fs::create_directories(sv.dir / "s3");
+  sv.s3 = std::make_unique<Subprocess>(
+      std::vector<std::string>{std::string(FEDSILO_SOURCE_DIR) + "/node_modules/.bin/s3rver", "-d",
+                               (sv.dir / "s3").string(), "-a", "127.0.0.1", "-p",
+                               std::to_string(sv.s3_port), "-s", "--configure-bucket", "fedsilo"},
+      quiet);
+
+  std::ofstream(sv.dir / "s3.yaml")
+      << "BUCKET_NAME: fedsilo\nCN_S3_AKI: S3RVER\nCN_S3_SAK: S3RVER\n"
+      << "S3_ENDPOINT: http://127.0.0.1:" << sv.s3_port << "\n";
+  if (!wait_for_port("127.0.0.1", sv.mqtt_port, 10s) ||
+      !wait_for_port("127.0.0.1", sv.s3_port, 20s)) {
+    fmt::print(stderr, "mosquitto or s3rver did not start\n");
+    return 1;
+  }
+  for (bool s3 : {false, true}) {
+    std::map<std::string, std::vector<double>> all;
+    std::vector<double> walls;
+    for (int r = 0; r < runs; ++r) {
+      double wall = 0;
+      auto f = one_run(sv, s3, fmt::format("{}{}", s3 ? "s3" : "dir", r), &wall);
+      walls.push_back(wall);
+      for (auto& [k, v] : f) all[k].insert(all[k].end(), v.begin(), v.end());
+    }
+    fmt::print("\nseed config, server + 2 silos, 50 rounds, {} store, {} runs\n",
+               s3 ? "S3 (s3rver)" : "directory", runs);
+    fmt::print("  {:<30} {:>10}\n", "per round (median)", "ms");
+    for (const char* k :
+         {"train (slowest silo)", "upload (silo + server)", "notify (both MQTT hops)",
+          "download (silo + server)", "aggregate (fold + report)", "evaluate (rounds that test)",
+          "round", "overhead = round - train"}) {
+      fmt::print("  {:<30} {:>10.3f}\n", k, median(all[k]));
+    }
+    fmt::print("  {:<30} {:>10.3f}  (process start to server exit)\n", "end-to-end wall (s)",
+               median(walls));
+  }
+  sv.broker.reset();
+  sv.s3.reset();
+  fs::remove_all(sv.dir);
+  return 0;
+}

@@ -88,11 +88,11 @@ int main(int argc, char** argv) {
     }
     auto args = load(cli);
     if (args.rank < 1) throw fedsilo::ConfigError("fedsilo client: --rank must be a silo id >= 1");
-    fedsilo::logging::init((std::filesystem::path(args.run_output_dir()) /
-                            ("client-" + std::to_string(args.rank) + ".log"))
-                               .string(),
-                           args.log_level);
-    return fedsilo::run_silo(args);
+    fedsilo::logging::init(
+        (std::filesystem::path(args.run_output_dir()) / fedsilo::silo_log_name(args)).string(),
+        args.log_level);
+    return fedsilo::run_silo(args, std::vector<std::string>(argv, argv + argc));
+
   } catch (const fedsilo::Error& e) {
     std::cerr << "fedsilo: error: " << e.what() << std::endl;
     return 2;

@@ -62,9 +62,12 @@ logs="$example/log/run_demo"
 mkdir -p "$logs"
 start=$(date +%s.%N)
 for rank in 1 2; do
-  ./run_client.sh "$rank" "${sets[@]}" "$@" >"$logs/client-$rank.out" 2>&1 &
+  # Both silos run on this one machine, so each gets its own process-group port.
+  ./run_client.sh "$rank" "${sets[@]}" --set "client_silo_args.pg_master_port=$(free_port)" "$@" \
+    >"$logs/client-$rank.out" 2>&1 &
   pids+=($!)
 done
+
 set +e
 ./run_server.sh "${sets[@]}" "$@" 2>&1 | grep --line-buffered -E "progress:|test_acc|ERROR|WARN|finished"
 server_rc=${PIPESTATUS[0]}

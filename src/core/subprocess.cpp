@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,10 +42,15 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, const Options& opti
     if (out_fd < 0)
       throw Error("subprocess: cannot open " + options.output_file + ": " + std::strerror(errno));
   }
+  pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) throw Error(std::string("subprocess: fork failed: ") + std::strerror(errno));
   if (pid_ == 0) {
     if (group_) ::setpgid(0, 0);
+    if (options.die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    }
     if (out_fd >= 0) {
       ::dup2(out_fd, STDOUT_FILENO);
       ::dup2(out_fd, STDERR_FILENO);

@@ -17,6 +17,7 @@ class Subprocess {
     std::map<std::string, std::string> env;  // added to (or replacing in) the parent's environment
     std::string output_file;                 // stdout + stderr go here when set (appended)
     bool own_process_group = true;
+    bool die_with_parent = false;  // SIGKILL the child if this process dies (no orphans)
   };
   Subprocess(const std::vector<std::string>& argv, const Options& options);
   Subprocess(const std::vector<std::string>& argv) : Subprocess(argv, Options{}) {}

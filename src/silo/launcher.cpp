@@ -1,0 +1,95 @@
+#include "silo/launcher.h"
+
+#include <csignal>
+#include <thread>
+
+#include "core/log.h"
+#include "core/subprocess.h"
+
+namespace fedsilo::silo {
+using namespace std::chrono_literals;
+
+namespace {
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void on_launcher_signal(int sig) { g_signal = sig; }
+
+std::string describe(int code) {
+  if (code > 128)
+    return "was killed by signal " + std::to_string(code - 128) + " (" + strsignal(code - 128) +
+           ")";
+  return "exited with code " + std::to_string(code);
+}
+}  // namespace
+
+int launch_trainers(const Args& args, const std::vector<std::string>& trainer_argv) {
+  auto log = logging::role_logger("Client", args.rank);
+  struct sigaction sa {};
+  sa.sa_handler = on_launcher_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  int64_t world = args.n_proc_in_silo();
+  int64_t first = args.node_rank_in_silo * args.n_proc_per_node;
+  FS_LOG_INFO(
+      log,
+      "launcher: silo {} node {} of {}: starting trainers {}..{} of {} (process group at {}:{})",
+      args.rank, args.node_rank_in_silo, args.n_node_in_silo, first,
+      first + args.n_proc_per_node - 1, world, args.pg_master_address, args.pg_master_port);
+  struct Child {
+    int64_t silo_rank;
+    std::unique_ptr<Subprocess> proc;
+    bool done = false;
+  };
+  std::vector<Child> children;
+  for (int64_t i = 0; i < args.n_proc_per_node; ++i) {
+    Subprocess::Options o;
+    o.env = {{"FEDSILO_SILO_RANK", std::to_string(first + i)},
+             {"FEDSILO_LOCAL_RANK", std::to_string(i)},
+             {"FEDSILO_WORLD_SIZE", std::to_string(world)}};
+    o.own_process_group = false;  // in the launcher's group: stopping the group stops them too
+    o.die_with_parent = true;
+    children.push_back({first + i, std::make_unique<Subprocess>(trainer_argv, o)});
+  }
+  auto stop_all = [&](int sig) {
+    for (auto& c : children) {
+      if (!c.done) c.proc->signal(sig);
+    }
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (auto& c : children) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (!c.done && !c.proc->wait_for(std::max(left, std::chrono::milliseconds(0))))
+        c.proc->stop(0ms);
+      c.done = true;
+    }
+  };
+  size_t finished = 0;
+  while (finished < children.size()) {
+    if (g_signal) {
+      FS_LOG_WARN(log, "launcher: signal {}; stopping the trainers", static_cast<int>(g_signal));
+      stop_all(g_signal);
+      return 130;
+    }
+    for (auto& c : children) {
+      if (c.done) continue;
+      auto code = c.proc->poll();
+      if (!code) continue;
+      c.done = true;
+      ++finished;
+      if (*code != 0) {
+        FS_LOG_ERROR(log,
+                     "launcher: trainer {} of silo {} (pid {}) {}; stopping the other trainers",
+                     c.silo_rank, args.rank, c.proc->pid(), describe(*code));
+        stop_all(SIGTERM);
+        return *code == 3 || *code == 4 ? *code : 1;
+      }
+    }
+    std::this_thread::sleep_for(20ms);  // polling children; waitpid cannot also wait for signals
+  }
+  FS_LOG_INFO(log, "launcher: all {} trainers of silo {} on node {} finished", children.size(),
+              args.rank, args.node_rank_in_silo);
+  return 0;
+}
+
+}  // namespace fedsilo::silo

@@ -1,0 +1,76 @@
+#pragma once
+// Runs the `fedsilo` tool as separate processes (server, silos, launchers) on a small generated
+// data set, against a test broker and store, and reads what they leave behind.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "fedsilo/simulate.h"
+#include "test_services.h"
+
+namespace fedsilo::testutil {
+
+class CliRun {
+ public:
+  CliRun(const Broker& broker, std::vector<std::string> sets = {}) {
+    make_synthetic_mnist(dir_.path(), 300, 60);
+    config_ = dir_ / "fedml_config.yaml";
+    std::ofstream(config_) << small_config_yaml(dir_.path(), dir_ / "log");
+    sets_ = {"comm_args.backend=MQTT_S3",
+             "comm_args.mqtt_config_path=" + broker.write_config(dir_.path()),
+             "comm_args.round_timeout_s=60", "comm_args.online_timeout_s=60",
+             "comm_args.resend_interval_s=2"};
+    sets_.insert(sets_.end(), sets.begin(), sets.end());  // the test's own values win
+  }
+  void use_directory_store() {
+    sets_.push_back("comm_args.object_store=file://" + (dir_ / "blobs"));
+  }
+  void use_s3(const S3Server& s3) {
+    sets_.push_back("comm_args.object_store=s3");
+    sets_.push_back("comm_args.s3_config_path=" + s3.write_config(dir_.path()));
+  }
+  // `extra` goes after the shared options (a later --set wins); `tag` names the output file.
+  std::unique_ptr<Subprocess> start(const std::string& role, int rank,
+                                    const std::vector<std::string>& extra = {},
+                                    const std::string& tag = "") {
+    std::vector<std::string> argv = {FEDSILO_CLI,          role,       "--cf", config_, "--rank",
+                                     std::to_string(rank), "--run_id", "dist"};
+    for (const auto& s : sets_) {
+      argv.push_back("--set");
+      argv.push_back(s);
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Subprocess::Options o;
+    o.output_file = dir_ / (role + std::to_string(rank) + tag + ".out");
+    return std::make_unique<Subprocess>(argv, o);
+  }
+  std::string output(const std::string& role, int rank, const std::string& tag = "") {
+    return read_file(dir_ / (role + std::to_string(rank) + tag + ".out"));
+  }
+
+  std::string final_model() { return read_file(dir_ / "log/run_dist/final_model.safetensors"); }
+  size_t rounds_done() {
+    std::ifstream in(dir_ / "log/run_dist/metrics.jsonl");
+    return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+  }
+  std::string simulated_model(const std::vector<std::string>& extra = {}) {
+    auto args = small_args(dir_.path(), dir_ / "sim", extra);
+    return read_file(simulate(args).output_dir + "/final_model.safetensors");
+  }
+  TempDir dir_;
+  std::string config_;
+  std::vector<std::string> sets_;
+};
+
+inline int finish(Subprocess& p, CliRun& run, const std::string& role, int rank,
+                  const std::string& tag = "") {
+  auto code = p.wait_for(std::chrono::seconds(120));
+  EXPECT_TRUE(code.has_value()) << role << " " << rank << " still runs:\n"
+                                << run.output(role, rank, tag);
+
+  return code.value_or(-1);
+}
+
+}  // namespace fedsilo::testutil

@@ -1,5 +1,7 @@
 #include <torch/torch.h>
 
+#include <mutex>
+
 #include "fedsilo/error.h"
 #include "fedsilo/model.h"
 
@@ -41,7 +43,11 @@ TORCH_MODULE(CnnOriginalFedAvg);
 
 Model create(const Args& args, int64_t output_dim, int64_t input_dim) {
   if (output_dim < 1) throw ConfigError("model::create: output_dim must be >= 1");
+  // Seeding and drawing the initial weights must not interleave with another thread's.
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
   torch::manual_seed(args.random_seed);
+
   if (args.model == "lr") return Model(LogisticRegression(input_dim, output_dim));
   if (args.model == "cnn") {
     if (input_dim != 28 * 28) {

@@ -22,7 +22,7 @@ int64_t DdpGradientSync::sync(torch::nn::Module& module, int64_t local_samples) 
   std::vector<std::vector<size_t>> members(1);
   int64_t bytes = 0;
   for (size_t i = 0; i < grads.size(); ++i) {
-    int64_t b = grads[i].numel() * 8;
+    int64_t b = grads[i].numel() * grads[i].element_size();
     if (bytes > 0 && bytes + b > bucket_bytes_) {
       members.emplace_back();
       bytes = 0;
@@ -33,9 +33,9 @@ int64_t DdpGradientSync::sync(torch::nn::Module& module, int64_t local_samples) 
   std::vector<torch::Tensor> buckets;
   for (size_t k = 0; k < members.size(); ++k) {
     std::vector<torch::Tensor> parts;
-    for (size_t i : members[k]) parts.push_back(grads[i].reshape({-1}).to(torch::kFloat64));
+    for (size_t i : members[k]) parts.push_back(grads[i].reshape({-1}));
     if (k + 1 == members.size()) {
-      parts.push_back(torch::full({1}, static_cast<double>(local_samples), torch::kFloat64));
+      parts.push_back(torch::full({1}, static_cast<double>(local_samples), grads.back().options()));
     }
     buckets.push_back(torch::cat(parts));
   }
@@ -43,7 +43,8 @@ int64_t DdpGradientSync::sync(torch::nn::Module& module, int64_t local_samples) 
   group_.allreduce_sum(buckets);
   allreduce_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++steps_;
-  int64_t total = static_cast<int64_t>(buckets.back()[-1].item<double>());
+  int64_t total = std::llround(buckets.back()[-1].item<double>());
+
   if (total == 0) return 0;
   for (size_t k = 0; k < members.size(); ++k) {
     int64_t off = 0;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 
 #include "comm/mqtt_transport.h"
 #include "comm/store_factory.h"
@@ -50,17 +51,18 @@ constexpr auto kFlushTimeout = 10s;  // for the broker to acknowledge the last m
 
 }  // namespace
 
-int run_server(const Args& args) {
+int run_server(const Args& args, const FederatedDataset& dataset, Model model,
+               std::unique_ptr<Aggregator> aggregator,
+               cross_silo::hierarchical::Evaluator evaluator) {
   install_signal_handlers();
   torch::set_num_threads(static_cast<int>(args.num_threads));
   auto log = logging::role_logger("Server", 0);
-  auto [dataset, output_dim] = data::load_cross_silo(args);
-  int64_t input_dim = dataset.train_data_global.x[0].numel();
   auto store = comm::make_object_store(args);
   comm::MqttTransport mqtt(mqtt_options(args), args.run_id, 0);
   mqtt.wait_connected(ms(args.online_timeout_s));
-  ServerManager server(args, model::create(args, output_dim, input_dim), mqtt, *store,
-                       evaluate_on_server(dataset));
+  ServerManager server(args, std::move(model), mqtt, *store,
+                       evaluator ? std::move(evaluator) : evaluate_on_server(dataset),
+                       std::move(aggregator));
   server.start();
   auto last_progress = Clock::now();
   int code = 0;
@@ -109,7 +111,8 @@ void check_silo_rank(const Args& args) {
 // The silo master: talks to the server over MQTT, trains as silo rank 0, and hands each round
 // to the workers through `group` (null when it is the silo's only trainer).
 int run_silo_master(const Args& args, const FederatedDataset& dataset, Model model,
-                    silo::SiloGroup* group) {
+                    silo::SiloGroup* group,
+                    const cross_silo::hierarchical::TrainerFactory& make_trainer) {
   int64_t id = args.rank;
   auto log = logging::role_logger("Client", id);
   auto store = comm::make_object_store(args);
@@ -117,7 +120,7 @@ int run_silo_master(const Args& args, const FederatedDataset& dataset, Model mod
   mqtt.wait_connected(ms(args.online_timeout_s));
   std::unique_ptr<silo::DdpGradientSync> ddp;
   if (group) ddp = std::make_unique<silo::DdpGradientSync>(*group);
-  ClassificationTrainer trainer(args, ddp.get());
+  auto trainer = make_trainer(args, ddp.get());
   std::unique_ptr<SiloMaster> master;
   RoundStart hand_out = nullptr;
   if (group) {
@@ -128,7 +131,7 @@ int run_silo_master(const Args& args, const FederatedDataset& dataset, Model mod
                   group->world_size(), id);
     };
   }
-  master = std::make_unique<SiloMaster>(args, id, std::move(model), trainer, dataset, mqtt, *store,
+  master = std::make_unique<SiloMaster>(args, id, std::move(model), *trainer, dataset, mqtt, *store,
                                         hand_out);
   auto leave = [&](const std::string& why) {
     // A clean disconnect sends no last will, so say OFFLINE ourselves.
@@ -191,10 +194,11 @@ int run_silo_master(const Args& args, const FederatedDataset& dataset, Model mod
 
 // A silo worker: trains whatever round the master hands out, until FINISH or ABORT.
 int run_silo_worker(const Args& args, const FederatedDataset& dataset, Model model,
-                    silo::SiloGroup& group) {
+                    silo::SiloGroup& group,
+                    const cross_silo::hierarchical::TrainerFactory& make_trainer) {
   auto log = logging::role_logger("Client", args.rank);
   silo::DdpGradientSync ddp(group);
-  ClassificationTrainer trainer(args, &ddp);
+  auto trainer = make_trainer(args, &ddp);
   while (true) {
     if (int sig = g_signal.load()) {
       FS_LOG_WARN(log, "trainer {} interrupted by signal {}", group.rank(), sig);
@@ -216,25 +220,20 @@ int run_silo_worker(const Args& args, const FederatedDataset& dataset, Model mod
       throw ProtocolError(fmt::format("trainer {}: data silo index {} does not exist", group.rank(),
                                       order.data_silo_index));
     }
-    trainer.train(model, it->second, TrainContext{order.round, args.rank, order.data_silo_index});
+    trainer->train(model, it->second, TrainContext{order.round, args.rank, order.data_silo_index});
   }
 }
 
 }  // namespace
 
-int run_silo_trainer(const Args& args, int64_t silo_rank, int64_t world) {
+namespace {
+
+int run_silo_trainer(const Args& args, const FederatedDataset& dataset, Model model,
+                     const cross_silo::hierarchical::TrainerFactory& make_trainer,
+                     int64_t silo_rank, int64_t world) {
   install_signal_handlers();
   torch::set_num_threads(static_cast<int>(args.num_threads));
-  check_silo_rank(args);
   auto log = logging::role_logger("Client", args.rank);
-  if (args.using_gpu) {
-    FS_LOG_WARN(log,
-                "device_args.using_gpu is true but this build of libtorch has no CUDA; training on "
-                "the CPU");
-  }
-  auto [dataset, output_dim] = data::load_cross_silo(args);
-  int64_t input_dim = dataset.train_data_global.x[0].numel();
-  auto model = model::create(args, output_dim, input_dim);
   std::unique_ptr<silo::SiloGroup> group;
   if (world > 1) {
     silo::GroupOptions go;
@@ -249,21 +248,35 @@ int run_silo_trainer(const Args& args, int64_t silo_rank, int64_t world) {
     FS_LOG_INFO(log, "trainer {} of {} joined silo {}'s process group at {}:{}", silo_rank, world,
                 args.rank, args.pg_master_address, args.pg_master_port);
   }
-  if (silo_rank == 0) return run_silo_master(args, dataset, std::move(model), group.get());
-  return run_silo_worker(args, dataset, std::move(model), *group);
+  if (silo_rank == 0)
+    return run_silo_master(args, dataset, std::move(model), group.get(), make_trainer);
+  return run_silo_worker(args, dataset, std::move(model), *group, make_trainer);
 }
 
-int run_silo(const Args& args, const std::vector<std::string>& argv) {
+// This process's command line, exactly as it was started: a launcher's trainers run it again.
+std::vector<std::string> own_command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> argv;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) argv.push_back(arg);
+  if (argv.empty()) throw Error("launcher: cannot read /proc/self/cmdline");
+  argv[0] = std::filesystem::read_symlink("/proc/self/exe").string();
+  return argv;
+}
+
+}  // namespace
+
+int run_silo(const Args& args, const FederatedDataset& dataset, Model model,
+             const cross_silo::hierarchical::TrainerFactory& make_trainer) {
   check_silo_rank(args);
   int64_t world = args.n_proc_in_silo();
   if (const char* rank = std::getenv("FEDSILO_SILO_RANK")) {
     const char* size = std::getenv("FEDSILO_WORLD_SIZE");
-    return run_silo_trainer(args, std::atoll(rank), size ? std::atoll(size) : world);
+    return run_silo_trainer(args, dataset, std::move(model), make_trainer, std::atoll(rank),
+                            size ? std::atoll(size) : world);
   }
-  if (world == 1) return run_silo_trainer(args, 0, 1);
-  std::vector<std::string> child = argv;
-  child[0] = std::filesystem::read_symlink("/proc/self/exe").string();
-  return silo::launch_trainers(args, child);
+  if (world == 1) return run_silo_trainer(args, dataset, std::move(model), make_trainer, 0, 1);
+  return silo::launch_trainers(args, own_command_line());
 }
 
 }  // namespace fedsilo

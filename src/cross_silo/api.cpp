@@ -1,0 +1,123 @@
+#include <c10/util/Exception.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "core/log.h"
+#include "fedsilo/distributed.h"
+#include "fedsilo/fedsilo.h"
+
+namespace fedsilo {
+
+namespace device {
+torch::Device get_device(const Args& args) {
+  if (!args.using_gpu) return torch::kCPU;
+  if (!torch::cuda::is_available()) {
+    SPDLOG_WARN(
+        "device_args.using_gpu is true but CUDA is not available in this build or machine; using "
+        "the CPU");
+    return torch::kCPU;
+  }
+  // FedML's gpu_mapping_file maps hosts to GPU counts; with one host, process k takes GPU
+  // (k mod device count).
+  int64_t count = torch::cuda::device_count();
+  int64_t slot = args.rank == 0 ? 0 : (args.rank - 1) * args.n_proc_in_silo();
+  if (const char* r = std::getenv("FEDSILO_SILO_RANK")) slot += std::atoll(r);
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(slot % count));
+}
+}  // namespace device
+
+namespace cross_silo::hierarchical {
+
+Client::Client(const Args& args, torch::Device device, FederatedDataset dataset, Model model)
+    : args_(args), device_(device), dataset_(std::move(dataset)), model_(std::move(model)) {
+  trainer_ = [](const Args& a, GradientSync* sync) {
+    return std::make_unique<ClassificationTrainer>(a, sync);
+  };
+}
+
+Client& Client::with_trainer(TrainerFactory factory) {
+  trainer_ = std::move(factory);
+  return *this;
+}
+
+int Client::run() { return run_silo(args_, dataset_, std::move(model_), trainer_); }
+
+Server::Server(const Args& args, torch::Device device, FederatedDataset dataset, Model model)
+    : args_(args), device_(device), dataset_(std::move(dataset)), model_(std::move(model)) {}
+
+Server& Server::with_aggregator(std::unique_ptr<Aggregator> aggregator) {
+  aggregator_ = std::move(aggregator);
+  return *this;
+}
+
+Server& Server::with_evaluator(Evaluator evaluator) {
+  evaluator_ = std::move(evaluator);
+  return *this;
+}
+
+int Server::run() {
+  return run_server(args_, dataset_, std::move(model_), std::move(aggregator_), evaluator_);
+}
+
+}  // namespace cross_silo::hierarchical
+
+namespace {
+
+// Bad input ends a one-line program with one line on stderr and exit code 2, never a trace.
+template <typename F>
+int guarded(F&& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    std::cerr << "fedsilo: error: " << e.what() << std::endl;
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "fedsilo: torch error: " << e.what_without_backtrace() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "fedsilo: error: " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace
+
+int run_hierarchical_cross_silo_server(int argc, char** argv) {
+  return guarded([&] {
+    auto args = init(argc, argv);
+    if (args.rank != 0)
+      throw ConfigError("server: --rank must be 0, got " + std::to_string(args.rank));
+    auto device = device::get_device(args);
+    auto [dataset, output_dim] = data::load_cross_silo(args);
+    auto model = model::create(args, output_dim, dataset.train_data_global.x[0].numel());
+    return cross_silo::hierarchical::Server(args, device, std::move(dataset), std::move(model))
+        .run();
+  });
+}
+
+int run_hierarchical_cross_silo_client(int argc, char** argv) {
+  return guarded([&] {
+    auto args = init(argc, argv);
+    if (args.rank < 1) throw ConfigError("client: --rank must be a silo id >= 1 (0 is the server)");
+    auto device = device::get_device(args);
+    auto [dataset, output_dim] = data::load_cross_silo(args);
+    auto model = model::create(args, output_dim, dataset.train_data_global.x[0].numel());
+    return cross_silo::hierarchical::Client(args, device, std::move(dataset), std::move(model))
+        .run();
+  });
+}
+
+int run_simulation(int argc, char** argv) {
+  return guarded([&] {
+    auto args = init(argc, argv);
+    logging::init((std::filesystem::path(args.run_output_dir()) / "simulate.log").string(),
+                  args.log_level);
+    auto summary = simulate(args);
+    std::cout << "fedsilo simulate: done in " << summary.wall_s << " s; final "
+              << summary.final_metrics.dump() << "; outputs in " << summary.output_dir << std::endl;
+    return 0;
+  });
+}
+
+}  // namespace fedsilo

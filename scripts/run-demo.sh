@@ -2,17 +2,27 @@
 # README command 1: the seed's example for real. Installs what is missing, builds, fetches MNIST,
 # starts mosquitto on a free loopback port, then the server and silos 1 and 2 as separate
 # processes (50 rounds of FedAvg, logistic regression), and stops everything it started.
-#   scripts/run-demo.sh [--s3] [extra fedsilo options, e.g. --set train_args.comm_round=10]
-# --s3 keeps the models in a local S3 server (s3rver) instead of a directory.
+#   scripts/run-demo.sh [--s3] [--example one_line|five_lines|custom_data_and_model] [options]
+# --s3 keeps the models in a local S3 server (s3rver) instead of a directory; --example picks
+# which of the seed's three example programs run (default one_line); further options go to them,
+# e.g. --set train_args.comm_round=10.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 store=dir
-if [ "${1:-}" = "--s3" ]; then store=s3; shift; fi
+variant=one_line
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --s3) store=s3; shift ;;
+    --example) variant="${2:?--example needs a name}"; shift 2 ;;
+    *) break ;;
+  esac
+done
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" >/dev/null
 "$root/scripts/get-data.sh"
 
-example="$root/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/one_line"
+example="$root/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/$variant"
+[ -x "$example/run_server.sh" ] || { echo "run-demo: no example $variant" >&2; exit 2; }
 work="$(mktemp -d /tmp/fedsilo-demo.XXXXXX)"
 pids=()
 cleanup() {
@@ -55,7 +65,7 @@ if [ $store = s3 ]; then
 else
   sets+=(--set "comm_args.object_store=file://$work/blobs")
 fi
-echo "run-demo: mosquitto on 127.0.0.1:$mqtt_port, models in $([ $store = s3 ] && echo "S3 (s3rver)" || echo "$work/blobs")"
+echo "run-demo: example $variant; mosquitto on 127.0.0.1:$mqtt_port, models in $([ $store = s3 ] && echo "S3 (s3rver)" || echo "$work/blobs")"
 
 cd "$example"
 logs="$example/log/run_demo"

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct FederatedDataset {
 };
 
 namespace data {
+
+// Reads an IDX file (the MNIST format), plain or gzip-compressed, as a uint8 tensor with the
+// file's dimensions. Throws DataError naming the file on a bad magic number, unsupported element
+// type, truncated data or trailing bytes.
+torch::Tensor read_idx(const std::string& path);
 
 // Converts a stored input batch to the model's input: uint8 images become float in [0, 1].
 torch::Tensor to_model_input(const torch::Tensor& x);

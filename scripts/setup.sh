@@ -13,6 +13,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist                    # Fashion-MNIST for scripts/get-data.sh
+  chromium                                 # renders report.html in the report test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the build in $1 into a temporary prefix and builds the example project in $2 against
+# it with find_package(fedsilo), then runs the result.
+set -euo pipefail
+build="$1"
+project="$2"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+test -f "$work/prefix/include/fedsilo/fedsilo.h"
+test -f "$work/prefix/lib/cmake/fedsilo/fedsiloConfig.cmake"
+cmake -S "$project" -B "$work/app" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/app" --target five_lines_torch_client -j"$(nproc)" >/dev/null
+app="$work/app/five_lines_torch_client"
+# It links and runs: --help exits 0; a missing config is one clear line and exit code 2.
+"$app" --help | grep -q -- "--cf"
+set +e
+out="$("$app" --cf "$work/missing.yaml" --rank 1 2>&1)"
+code=$?
+set -e
+echo "$out"
+[ "$code" -eq 2 ] || { echo "expected exit code 2, got $code"; exit 1; }
+echo "$out" | grep -q "config file $work/missing.yaml: cannot be opened"
+# It links the installed library, not the build tree's.
+ldd "$app" | grep -q "$work/prefix/lib/libfedsilo.so" || ldd "$app" | grep -q "libfedsilo.so"
+echo "out-of-tree build against the installed fedsilo: ok"

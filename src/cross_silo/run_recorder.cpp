@@ -3,12 +3,15 @@
 #include <filesystem>
 
 #include "comm/safetensors.h"
+#include "core/args_json.h"
+#include "cross_silo/run_report.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo::cross_silo {
 namespace fs = std::filesystem;
 
-RunRecorder::RunRecorder(const Args& args) : dir_(args.run_output_dir()) {
+RunRecorder::RunRecorder(const Args& args)
+    : dir_(args.run_output_dir()), config_(args_to_json(args)) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw Error("output folder " + dir_ + ": cannot be created: " + ec.message());
@@ -21,6 +24,13 @@ RunRecorder::RunRecorder(const Args& args) : dir_(args.run_output_dir()) {
 void RunRecorder::round(const nlohmann::json& record) {
   metrics_ << record.dump() << '\n';
   metrics_.flush();
+  rounds_.push_back(record);
+}
+
+std::string RunRecorder::report(const std::string& status) {
+  auto path = fs::path(dir_) / "report.html";
+  std::ofstream(path, std::ios::trunc) << render_report(config_, rounds_, status);
+  return path.string();
 }
 
 std::string RunRecorder::final_model(const StateDict& state) {

@@ -17,6 +17,8 @@ class RunRecorder {
  public:
   explicit RunRecorder(const Args& args);
   void round(const nlohmann::json& record);
+  // Writes report.html from the rounds so far; `status` says how the run ended.
+  std::string report(const std::string& status);
   // Writes the model atomically (temporary file + rename); returns its path.
   std::string final_model(const StateDict& state);
   const std::string& dir() const { return dir_; }
@@ -24,6 +26,8 @@ class RunRecorder {
  private:
   std::string dir_;
   std::ofstream metrics_;
+  nlohmann::json config_;
+  std::vector<nlohmann::json> rounds_;
 };
 
 }  // namespace fedsilo::cross_silo

@@ -100,6 +100,7 @@ void ServerManager::on_deadline() {
 
 void ServerManager::abort(const std::string& why) {
   FS_LOG_ERROR(log_, "{}; telling every silo to stop", why);
+  recorder_.report("aborted: " + why);
   for (int id : args_.client_id_list) {
     auto m = make(MsgType::kFinish, id);
     m.status = "ABORTED";
@@ -308,6 +309,7 @@ void ServerManager::retire_blobs(int64_t round) {
 void ServerManager::finish_run() {
   auto final_state = state_of(model_.module());
   auto path = recorder_.final_model(final_state);
+  recorder_.report("completed");
   auto ref = comm::put_model(
       store_, fmt::format("fedsilo/{}/global/final.safetensors", args_.run_id), final_state);
 

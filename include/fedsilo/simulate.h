@@ -4,7 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include <functional>
+
 #include "fedsilo/args.h"
+#include "fedsilo/dataset.h"
+#include "fedsilo/model.h"
 
 namespace fedsilo {
 
@@ -15,5 +19,10 @@ struct RunSummary {
 };
 
 RunSummary simulate(const Args& args);
+
+// The same with your own data set and model: `make_model` is called once for the server and
+// once per silo (each must build the same architecture).
+RunSummary simulate(const Args& args, const FederatedDataset& dataset,
+                    const std::function<Model()>& make_model);
 
 }  // namespace fedsilo

@@ -14,16 +14,20 @@ namespace fedsilo {
 using namespace cross_silo;
 
 RunSummary simulate(const Args& args) {
-  auto t0 = Clock::now();
-  torch::set_num_threads(static_cast<int>(args.num_threads));
   auto [dataset, output_dim] = data::load_cross_silo(args);
   int64_t input_dim = dataset.train_data_global.x[0].numel();
+  int64_t classes = output_dim;
+  return simulate(args, dataset, [&] { return model::create(args, classes, input_dim); });
+}
 
+RunSummary simulate(const Args& args, const FederatedDataset& dataset,
+                    const std::function<Model()>& make_model) {
+  auto t0 = Clock::now();
+  torch::set_num_threads(static_cast<int>(args.num_threads));
   comm::InprocBus bus;
   comm::MemoryStore store;
   auto server_transport = bus.endpoint(0);
-  ServerManager server(args, model::create(args, output_dim, input_dim), *server_transport, store,
-                       evaluate_on_server(dataset));
+  ServerManager server(args, make_model(), *server_transport, store, evaluate_on_server(dataset));
 
   struct Silo {
     std::unique_ptr<comm::Transport> transport;
@@ -35,8 +39,8 @@ RunSummary simulate(const Args& args) {
     Silo s;
     s.transport = bus.endpoint(id);
     s.trainer = std::make_unique<ClassificationTrainer>(args);
-    s.master = std::make_unique<SiloMaster>(args, id, model::create(args, output_dim, input_dim),
-                                            *s.trainer, dataset, *s.transport, store);
+    s.master = std::make_unique<SiloMaster>(args, id, make_model(), *s.trainer, dataset,
+                                            *s.transport, store);
     silos.push_back(std::move(s));
   }
 

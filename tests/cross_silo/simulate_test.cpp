@@ -75,3 +75,40 @@ TEST(Simulate, OneTrainerPerSiloTrainsOnAllOfItsData) {
   EXPECT_EQ(testutil::read_file(a.output_dir + "/final_model.safetensors"),
             testutil::read_file(b.output_dir + "/final_model.safetensors"));
 }
+
+namespace {
+// Any torch::nn::Module works, buffers included: BatchNorm's running statistics are averaged
+// with the parameters, as FedML does.
+struct BatchNormNetImpl : torch::nn::Module {
+  BatchNormNetImpl()
+      : fc1(register_module("fc1", torch::nn::Linear(784, 32))),
+        bn(register_module("bn", torch::nn::BatchNorm1d(32))),
+        fc2(register_module("fc2", torch::nn::Linear(32, 10))) {}
+  torch::Tensor forward(torch::Tensor x) { return fc2(torch::relu(bn(fc1(x.flatten(1))))); }
+  torch::nn::Linear fc1;
+  torch::nn::BatchNorm1d bn;
+  torch::nn::Linear fc2;
+};
+TORCH_MODULE(BatchNormNet);
+}  // namespace
+
+TEST(Simulate, CustomModelWithBuffersIsTrainedAndAveraged) {
+  testutil::TempDir dir;
+  testutil::make_synthetic_mnist(dir.path(), 300, 60);
+  auto args = testutil::small_args(dir.path(), dir / "log");
+  auto dataset = data::load_cross_silo(args).first;
+  auto summary = simulate(args, dataset, [] {
+    torch::manual_seed(0);
+    return Model(BatchNormNet());
+  });
+  EXPECT_GT(summary.final_metrics["test_acc"].get<double>(), 0.5);
+  auto model = comm::safetensors_decode(
+      testutil::read_file(summary.output_dir + "/final_model.safetensors"));
+  std::map<std::string, torch::Tensor> by_name(model.begin(), model.end());
+  ASSERT_TRUE(by_name.count("bn.running_mean"));
+  ASSERT_TRUE(by_name.count("bn.num_batches_tracked"));
+  EXPECT_GT(by_name["bn.running_mean"].abs().sum().item<float>(), 0.0f)
+      << "statistics moved from their start";
+  EXPECT_EQ(by_name["bn.num_batches_tracked"].scalar_type(), torch::kInt64);
+  EXPECT_GT(by_name["bn.num_batches_tracked"].item<int64_t>(), 0);
+}

@@ -58,6 +58,16 @@ struct Harness {
     m.num_samples = samples;
     return m;
   }
+  // Handshake with both silos; returns the INIT_CONFIG each received.
+  std::pair<Message, Message> start_round_0() {
+    server->start();
+    server->handle(status(1, "ONLINE"));
+    server->handle(status(2, "ONLINE"));
+    next(*silo1);  // CHECK_CLIENT_STATUS
+    next(*silo2);
+    auto init1 = next(*silo1);
+    return {init1, next(*silo2)};
+  }
   Message next(Transport& t) {
     auto m = t.receive(0ms);
     if (!m) throw std::runtime_error("expected a message");
@@ -108,12 +118,7 @@ TEST(ServerManager, HandshakeThenRoundsThenFinish) {
 
 TEST(ServerManager, DropsDuplicateStaleUnknownAndCorruptModels) {
   Harness h;
-  h.server->start();
-  h.server->handle(h.status(1, "ONLINE"));
-  h.server->handle(h.status(2, "ONLINE"));
-  h.next(*h.silo1);
-  h.next(*h.silo2);
-  auto init1 = h.next(*h.silo1), init2 = h.next(*h.silo2);
+  auto [init1, init2] = h.start_round_0();
   auto m1 = h.model_from(1, init1, 1.0f, 10);
   h.server->handle(m1);
   h.server->handle(m1);  // duplicate
@@ -153,12 +158,7 @@ TEST(ServerManager, DeadlineTellsSilosToStopAndNamesWhatWasAwaited) {
 
 TEST(ServerManager, RetentionKeepsTheLastRoundsBlobs) {
   Harness h(/*retention=*/1);
-  h.server->start();
-  h.server->handle(h.status(1, "ONLINE"));
-  h.server->handle(h.status(2, "ONLINE"));
-  h.next(*h.silo1);
-  h.next(*h.silo2);
-  auto init1 = h.next(*h.silo1), init2 = h.next(*h.silo2);
+  auto [init1, init2] = h.start_round_0();
   auto up1 = h.model_from(1, init1, 1.0f, 10);
   h.server->handle(up1);
   h.server->handle(h.model_from(2, init2, 1.0f, 10));
@@ -174,12 +174,7 @@ TEST(ServerManager, RetentionKeepsTheLastRoundsBlobs) {
 
 TEST(ServerManager, ResendsTheRoundRequestToSilosItStillWaitsFor) {
   Harness h;
-  h.server->start();
-  h.server->handle(h.status(1, "ONLINE"));
-  h.server->handle(h.status(2, "ONLINE"));
-  h.next(*h.silo1);
-  h.next(*h.silo2);
-  auto init1 = h.next(*h.silo1), init2 = h.next(*h.silo2);
+  auto [init1, init2] = h.start_round_0();
   h.server->handle(h.model_from(1, init1, 1.0f, 10));
   h.server->resend();
   EXPECT_FALSE(h.silo1->receive(0ms).has_value()) << "silo 1 has answered";

@@ -32,6 +32,7 @@ double median(std::vector<double> v) {
 struct Services {
   fs::path dir;
   int mqtt_port = 0, s3_port = 0;
+  int trainers = 1;  // per silo
   std::unique_ptr<Subprocess> broker, s3;
 };
 
@@ -56,6 +57,10 @@ std::map<std::string, std::vector<double>> one_run(const Services& sv, bool s3,
       argv.push_back("--set");
       argv.push_back(s);
     }
+    // Both silos run on this machine: each needs its own process-group port.
+    argv.insert(argv.end(),
+                {"--set", "client_silo_args.pg_master_port=" + std::to_string(free_loopback_port()),
+                 "--set", "client_silo_args.n_proc_per_node=" + std::to_string(sv.trainers)});
     Subprocess::Options o;
     o.output_file = (sv.dir / (run_id + "-" + role + std::to_string(rank) + ".out")).string();
     return std::make_unique<Subprocess>(argv, o);
@@ -128,17 +133,22 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "mosquitto or s3rver did not start\n");
     return 1;
   }
-  for (bool s3 : {false, true}) {
+  struct Setup {
+    bool s3;
+    int trainers;
+  };
+  for (auto [s3, trainers] : {Setup{false, 1}, Setup{true, 1}, Setup{false, 2}}) {
+    sv.trainers = trainers;
     std::map<std::string, std::vector<double>> all;
     std::vector<double> walls;
     for (int r = 0; r < runs; ++r) {
       double wall = 0;
-      auto f = one_run(sv, s3, fmt::format("{}{}", s3 ? "s3" : "dir", r), &wall);
+      auto f = one_run(sv, s3, fmt::format("{}{}-{}", s3 ? "s3" : "dir", trainers, r), &wall);
       walls.push_back(wall);
       for (auto& [k, v] : f) all[k].insert(all[k].end(), v.begin(), v.end());
     }
-    fmt::print("\nseed config, server + 2 silos, 50 rounds, {} store, {} runs\n",
-               s3 ? "S3 (s3rver)" : "directory", runs);
+    fmt::print("\nseed config, server + 2 silos x {} trainer(s), 50 rounds, {} store, {} runs\n",
+               trainers, s3 ? "S3 (s3rver)" : "directory", runs);
     fmt::print("  {:<30} {:>10}\n", "per round (median)", "ms");
     for (const char* k :
          {"train (slowest silo)", "upload (silo + server)", "notify (both MQTT hops)",

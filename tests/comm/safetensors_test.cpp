@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "comm/model_blob.h"
 #include "fedsilo/error.h"
 
@@ -104,4 +106,23 @@ TEST(ModelBlob, VerifiesSizeHashAndLayout) {
   auto full = sample();
   StateDict missing(full.begin(), full.begin() + 2);
   EXPECT_THROW(get_model(store, put_model(store, "k3", missing), sample(), "x"), ProtocolError);
+}
+
+TEST(Safetensors, AnIndependentReaderAgrees) {
+  // Python's `safetensors` package is not installable here; this reader applies its rules.
+  auto bytes = safetensors_encode(sample(), {{"format", "pt"}});
+  std::string path = ::testing::TempDir() + "/fedsilo_blob.safetensors";
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::string cmd = "python3 " + std::string(FEDSILO_SOURCE_DIR) +
+                    "/tests/comm/safetensors_reader.py " + path + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[1024];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("linear.weight F32 [2, 3] 15"), std::string::npos) << out;
+  EXPECT_NE(out.find("linear.bias F32 [2] -1"), std::string::npos) << out;
+  EXPECT_NE(out.find("bn.num_batches_tracked I64 [] 7"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"format\": \"pt\""), std::string::npos) << out;
 }

@@ -1,8 +1,7 @@
 #pragma once
-// The trainers of one silo as a c10d process group: a TCPStore at pg_master_address:port for the
-// rendezvous (served by silo rank 0) and ProcessGroupGloo for the collectives. All c10d code
-// lives in process_group.cpp, so another libtorch version (2.x splits Backend out of
-// ProcessGroup) only touches that file.
+// The trainers of one silo as a process group: c10d's TCPStore at pg_master_address:port for the
+// rendezvous (served by silo rank 0) and Gloo's collectives over TCP. All c10d and Gloo code
+// lives in process_group.cpp, so another libtorch version only touches that file.
 #include <torch/types.h>
 
 #include <chrono>

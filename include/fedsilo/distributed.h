@@ -26,6 +26,11 @@ int run_server(const Args& args, const FederatedDataset& dataset, Model model,
 int run_silo(const Args& args, const FederatedDataset& dataset, Model model,
              const cross_silo::hierarchical::TrainerFactory& trainer);
 
+// True when this process would be the node's launcher rather than a trainer; such a process
+// needs no data or model and may call run_silo_launcher directly.
+bool is_silo_launcher(const Args& args);
+int run_silo_launcher(const Args& args);
+
 // Log file name of this silo process: client-<k>.log for the master (or the only trainer),
 // client-<k>-trainer-<r>.log for worker r, client-<k>-node-<n>.log for a launcher.
 std::string silo_log_name(const Args& args);

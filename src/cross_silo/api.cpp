@@ -100,6 +100,7 @@ int run_hierarchical_cross_silo_client(int argc, char** argv) {
   return guarded([&] {
     auto args = init(argc, argv);
     if (args.rank < 1) throw ConfigError("client: --rank must be a silo id >= 1 (0 is the server)");
+    if (is_silo_launcher(args)) return run_silo_launcher(args);  // its trainers load the data
     auto device = device::get_device(args);
     auto [dataset, output_dim] = data::load_cross_silo(args);
     auto model = model::create(args, output_dim, dataset.train_data_global.x[0].numel());

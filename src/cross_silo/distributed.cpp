@@ -276,6 +276,15 @@ int run_silo(const Args& args, const FederatedDataset& dataset, Model model,
                             size ? std::atoll(size) : world);
   }
   if (world == 1) return run_silo_trainer(args, dataset, std::move(model), make_trainer, 0, 1);
+  return run_silo_launcher(args);
+}
+
+bool is_silo_launcher(const Args& args) {
+  return std::getenv("FEDSILO_SILO_RANK") == nullptr && args.n_proc_in_silo() > 1;
+}
+
+int run_silo_launcher(const Args& args) {
+  check_silo_rank(args);
   return silo::launch_trainers(args, own_command_line());
 }
 

@@ -31,6 +31,7 @@ namespace cross_silo::hierarchical {
 
 Client::Client(const Args& args, torch::Device device, FederatedDataset dataset, Model model)
     : args_(args), device_(device), dataset_(std::move(dataset)), model_(std::move(model)) {
+  model_.module().to(device_);
   trainer_ = [](const Args& a, GradientSync* sync) {
     return std::make_unique<ClassificationTrainer>(a, sync);
   };
@@ -44,7 +45,9 @@ Client& Client::with_trainer(TrainerFactory factory) {
 int Client::run() { return run_silo(args_, dataset_, std::move(model_), trainer_); }
 
 Server::Server(const Args& args, torch::Device device, FederatedDataset dataset, Model model)
-    : args_(args), device_(device), dataset_(std::move(dataset)), model_(std::move(model)) {}
+    : args_(args), device_(device), dataset_(std::move(dataset)), model_(std::move(model)) {
+  model_.module().to(device_);
+}
 
 Server& Server::with_aggregator(std::unique_ptr<Aggregator> aggregator) {
   aggregator_ = std::move(aggregator);

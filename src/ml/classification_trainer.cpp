@@ -22,6 +22,12 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Args& a, torch::nn
       torch::optim::SGDOptions(a.learning_rate).momentum(a.momentum).weight_decay(a.weight_decay));
 }
 
+// Batches go where the model is (the data stays on the CPU).
+torch::Device device_of(const torch::nn::Module& module) {
+  auto params = module.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
 torch::Tensor epoch_order(int64_t n, uint64_t seed) {
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -44,6 +50,7 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
 
   auto& module = model.module();
   module.train();
+  auto device = device_of(module);
   auto optimizer = make_optimizer(args_, module);
   TrainResult result;
   result.num_samples = data.size();
@@ -63,8 +70,8 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
       int64_t n = idx.size(0);
       optimizer->zero_grad();
       if (n > 0) {
-        auto x = data::to_model_input(data.x.index_select(0, idx));
-        auto y = data.y.index_select(0, idx);
+        auto x = data::to_model_input(data.x.index_select(0, idx)).to(device);
+        auto y = data.y.index_select(0, idx).to(device);
         auto out = model.forward(x);
         // A sum, not a mean: the step's mean is taken over the whole silo's batch below.
         auto loss = torch::nn::functional::cross_entropy(
@@ -100,6 +107,7 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
 EvalResult evaluate(Model& model, const TensorData& data, int64_t batch_size) {
   EvalResult r;
   auto& module = model.module();
+  auto device = device_of(module);
   bool was_training = module.is_training();
   module.eval();
   torch::NoGradGuard no_grad;
@@ -107,8 +115,8 @@ EvalResult evaluate(Model& model, const TensorData& data, int64_t batch_size) {
   int64_t correct = 0;
   for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
     int64_t end = std::min(data.size(), begin + batch_size);
-    auto x = data::to_model_input(data.x.slice(0, begin, end));
-    auto y = data.y.slice(0, begin, end);
+    auto x = data::to_model_input(data.x.slice(0, begin, end)).to(device);
+    auto y = data.y.slice(0, begin, end).to(device);
     auto out = model.forward(x);
     loss_sum += torch::nn::functional::cross_entropy(
                     out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

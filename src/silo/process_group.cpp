@@ -60,7 +60,8 @@ struct SiloGroup::Impl {
     auto it = collectives.find(key);
     if (it != collectives.end()) return it->second;
     Persistent p;
-    p.buffer = torch::empty({like.numel()}, like.options());
+    p.buffer = torch::empty({like.numel()},
+                            like.options().device(torch::kCPU));  // Gloo works on host memory
     int count = static_cast<int>(like.numel());
     if (kind == 0) {
       if (like.scalar_type() != torch::kFloat32)

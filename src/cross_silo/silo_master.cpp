@@ -150,6 +150,7 @@ void SiloMaster::on_train(const Message& m) {
   reply.metrics = {{"train_loss", r.loss},   {"train_acc", r.accuracy},
                    {"train_ms", train_ms},   {"download_ms", download_ms},
                    {"upload_ms", upload_ms}, {"sync_notify_ms", notify_ms}};
+  reply.sent_at_us = comm::now_us();  // after the upload: the hop's latency excludes it
   last_reply_ = reply;
   transport_.send(reply);
 

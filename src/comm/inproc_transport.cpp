@@ -23,11 +23,6 @@ std::unique_ptr<Transport> InprocBus::endpoint(int64_t id) {
   return std::make_unique<InprocEndpoint>(*this, id);
 }
 
-size_t InprocBus::pending(int64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return queues_[id].size();
-}
-
 void InprocBus::push(int64_t to, std::string payload) {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -14,7 +14,6 @@ namespace fedsilo::comm {
 class InprocBus {
  public:
   std::unique_ptr<Transport> endpoint(int64_t id);
-  size_t pending(int64_t id);
 
  private:
   friend class InprocEndpoint;

@@ -20,7 +20,7 @@ extern char** environ;
 namespace fedsilo {
 
 Subprocess::Subprocess(const std::vector<std::string>& argv, const Options& options)
-    : group_(options.own_process_group), name_(argv.empty() ? "" : argv[0]) {
+    : group_(options.own_process_group) {
   if (argv.empty()) throw Error("subprocess: empty command");
   std::vector<std::string> env_store;
   for (char** e = environ; *e; ++e) {

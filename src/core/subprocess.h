@@ -33,13 +33,11 @@ class Subprocess {
   // SIGTERM, up to `grace` to exit, then SIGKILL. Returns the exit status.
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
   void signal(int sig);
-  const std::string& name() const { return name_; }
 
  private:
   pid_t pid_ = -1;
   std::optional<int> status_;
   bool group_ = true;
-  std::string name_;
 };
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close).

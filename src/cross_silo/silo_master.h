@@ -34,10 +34,8 @@ class SiloMaster {
   void on_reconnect();
   // What the silo waits for, for log lines.
   std::string waiting_for() const;
-  int64_t last_round() const { return last_round_; }
   bool done() const { return done_; }
   bool aborted() const { return aborted_; }
-  int64_t rounds_trained() const { return rounds_trained_; }
   Model& model() { return model_; }
 
  private:

@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include "fedsilo/args.h"
+#include "fedsilo/registry.h"
 #include "fedsilo/state_dict.h"
 
 namespace fedsilo {
@@ -12,8 +14,11 @@ namespace fedsilo {
 class Aggregator {
  public:
   virtual ~Aggregator() = default;
-  // Starts a new round with the layout (names, dtypes, shapes) of `like`.
-  virtual void reset(const StateDict& like) = 0;
+  // Starts a new round. `global` is the current global model (the one the silos train from
+  // this round): its layout fixes names, dtypes and shapes, and its values are there for rules
+  // that need them (server optimizers, clipping around the global model). The tensors stay
+  // valid until report() has been called.
+  virtual void reset(const StateDict& global) = 0;
   virtual void accumulate(const StateDict& model, double weight) = 0;
   virtual void merge(const Aggregator& other) = 0;
   virtual double total_weight() const = 0;
@@ -29,7 +34,7 @@ class Aggregator {
 // averaged too; integer tensors are rounded back to their type.
 class FedAvgAggregator : public Aggregator {
  public:
-  void reset(const StateDict& like) override;
+  void reset(const StateDict& global) override;
   void accumulate(const StateDict& model, double weight) override;
   void merge(const Aggregator& other) override;
   double total_weight() const override { return total_; }
@@ -40,5 +45,13 @@ class FedAvgAggregator : public Aggregator {
   std::vector<std::vector<double>> sums_;
   double total_ = 0;
 };
+
+// train_args.federated_optimizer, server side: a fresh aggregator for the run.
+using AggregatorFactory = std::function<std::unique_ptr<Aggregator>(const Args& args)>;
+
+namespace registry {
+// Built in: "FedAvg".
+Registry<AggregatorFactory>& aggregators();
+}  // namespace registry
 
 }  // namespace fedsilo

@@ -11,20 +11,26 @@
 #include "fedsilo/aggregator.h"
 #include "fedsilo/args.h"
 #include "fedsilo/dataset.h"
+#include "fedsilo/exit_code.h"
 #include "fedsilo/model.h"
 #include "fedsilo/trainer.h"
 
-namespace fedsilo::cross_silo::hierarchical {
-
-// Builds the local trainer of one silo process; `sync` averages gradients across the silo's
-// trainers (null when the silo has one trainer) and must be called after each backward pass.
-using TrainerFactory =
-    std::function<std::unique_ptr<Trainer>(const Args& args, GradientSync* sync)>;
+namespace fedsilo::cross_silo {
 
 // Server-side evaluation of the global model every frequency_of_the_test rounds; returns
 // metrics such as {"test_acc": ..., "test_loss": ...}. The default evaluates on the data set's
 // global test and train data.
 using Evaluator = std::function<nlohmann::json(Model& model, int64_t round)>;
+
+}  // namespace fedsilo::cross_silo
+
+namespace fedsilo::cross_silo::hierarchical {
+
+// Builds the local trainer of one silo process; `sync` averages gradients across the silo's
+// trainers (null when the silo has one trainer) and must be called after each backward pass.
+// The default is registry::trainer_for(train_args.federated_optimizer).
+using TrainerFactory = fedsilo::TrainerFactory;
+using Evaluator = cross_silo::Evaluator;
 
 class Client {
  public:
@@ -32,7 +38,9 @@ class Client {
   Client& with_trainer(TrainerFactory factory);
   // With n_node_in_silo x n_proc_per_node > 1 this process becomes the node's launcher and
   // starts its trainers as copies of this program (same command line); a copy trains. Returns
-  // the exit code: 0 when the run completed (see docs/api.md for the others).
+  // the exit code (ExitCode in exit_code.h; docs/api.md). While it runs, SIGINT and SIGTERM
+  // end the run cleanly (the previous handlers are restored on return), and torch's intra-op
+  // thread count is set to device_args.num_threads (results are bit-reproducible with 1).
   int run();
 
  private:
@@ -48,6 +56,7 @@ class Server {
   Server(const Args& args, torch::Device device, FederatedDataset dataset, Model model);
   Server& with_aggregator(std::unique_ptr<Aggregator> aggregator);
   Server& with_evaluator(Evaluator evaluator);
+  // Returns the exit code; signals and threads as for Client::run().
   int run();
 
  private:

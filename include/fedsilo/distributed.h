@@ -1,8 +1,9 @@
 #pragma once
 // Drivers of the distributed mode (used by cross_silo.h's Client and Server): the server and
-// a silo's processes over MQTT and an object store. They return the process exit code: 0 when
-// the run completed; 3 when a deadline passed, 4 when the server aborted the run, 130 when
-// interrupted; other non-zero codes when a trainer failed.
+// a silo's processes over the transport comm_args.backend names and an object store. They
+// return the process exit code (ExitCode in exit_code.h). While they run, SIGINT and SIGTERM end
+// the run cleanly (previous handlers are restored on return) and torch's intra-op thread count
+// is device_args.num_threads.
 #include <string>
 #include <vector>
 
@@ -15,8 +16,7 @@
 namespace fedsilo {
 
 int run_server(const Args& args, const FederatedDataset& dataset, Model model,
-               std::unique_ptr<Aggregator> aggregator,
-               cross_silo::hierarchical::Evaluator evaluator);
+               std::unique_ptr<Aggregator> aggregator, cross_silo::Evaluator evaluator);
 
 // Silo args.rank. With n_node_in_silo x n_proc_per_node > 1 trainers this process is the
 // node's launcher: it starts n_proc_per_node copies of this program (same command line, with
@@ -24,7 +24,7 @@ int run_server(const Args& args, const FederatedDataset& dataset, Model model,
 // watches them; a process that finds FEDSILO_SILO_RANK set is one of those trainers. With one
 // trainer it trains itself.
 int run_silo(const Args& args, const FederatedDataset& dataset, Model model,
-             const cross_silo::hierarchical::TrainerFactory& trainer);
+             const TrainerFactory& trainer);
 
 // True when this process would be the node's launcher rather than a trainer; such a process
 // needs no data or model and may call run_silo_launcher directly.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fedsilo/args.h"
+#include "fedsilo/registry.h"
 
 namespace fedsilo {
 
@@ -28,12 +29,23 @@ class Model {
   torch::nn::AnyModule any_;
 };
 
+// model_args.model: builds the model for `output_dim` classes and `input_dim` features per
+// sample. Parameters must be drawn after torch::manual_seed(args.random_seed) (model::create
+// seeds first), so every process builds the same starting model.
+using ModelFactory = std::function<Model(const Args& args, int64_t output_dim, int64_t input_dim)>;
+
+namespace registry {
+// Built in: "lr", "cnn".
+Registry<ModelFactory>& models();
+}  // namespace registry
+
 namespace model {
 
-// The registry: "lr" (multinomial logistic regression; Linear -> logits, softmax lives in the
-// loss) and "cnn" (the FedAvg paper's MNIST CNN). Parameters are initialised from
-// args.random_seed, so every process creates the same starting model. `input_dim` is the number
-// of features per sample (784 for MNIST). Throws ConfigError for an unknown model name.
+// Looks args.model up in registry::models(): "lr" (multinomial logistic regression; Linear ->
+// logits, softmax lives in the loss) and "cnn" (the FedAvg paper's MNIST CNN). Parameters are
+// initialised from args.random_seed, so every process creates the same starting model. `input_dim`
+// is the number of features per sample (784 for MNIST). Throws ConfigError for an unknown model
+// name.
 Model create(const Args& args, int64_t output_dim, int64_t input_dim = 28 * 28);
 
 }  // namespace model

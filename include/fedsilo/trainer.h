@@ -2,11 +2,18 @@
 // Local training: the part of a round that runs inside a silo. Replace ClassificationTrainer
 // with your own Trainer to change the local loop without touching the protocol.
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "fedsilo/args.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/model.h"
+#include "fedsilo/registry.h"
+
+namespace torch::optim {
+class Optimizer;
+}
 
 namespace fedsilo {
 
@@ -59,6 +66,25 @@ class ClassificationTrainer : public Trainer {
   Args args_;
   GradientSync* sync_;
 };
+
+// train_args.federated_optimizer, silo side: the local trainer of one silo process; `sync`
+// averages gradients across the silo's trainers (null with one trainer).
+using TrainerFactory =
+    std::function<std::unique_ptr<Trainer>(const Args& args, GradientSync* sync)>;
+
+// train_args.client_optimizer: the optimizer a trainer steps with.
+using OptimizerFactory = std::function<std::unique_ptr<torch::optim::Optimizer>(
+    const Args& args, std::vector<torch::Tensor> parameters)>;
+
+namespace registry {
+// Built in: "FedAvg" (ClassificationTrainer).
+Registry<TrainerFactory>& trainers();
+// Built in: "sgd", "adam".
+Registry<OptimizerFactory>& client_optimizers();
+// The trainer for `federated_optimizer`: its own entry, or FedAvg's when it has none (an
+// optimizer that only changes the server's rule trains like FedAvg in the silo).
+TrainerFactory trainer_for(const std::string& federated_optimizer);
+}  // namespace registry
 
 // Accuracy and mean cross-entropy over a whole data set, in eval mode without gradients.
 EvalResult evaluate(Model& model, const TensorData& data, int64_t batch_size = 4096);

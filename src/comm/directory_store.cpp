@@ -17,9 +17,7 @@ DirectoryStore::DirectoryStore(std::string root) : root_(std::move(root)) {
 }
 
 std::string DirectoryStore::path_of(const std::string& key) const {
-  if (key.empty() || key[0] == '/' || key.find("..") != std::string::npos) {
-    throw Error("object store: invalid key " + key);
-  }
+  check_key(key);
   return (fs::path(root_) / key).string();
 }
 
@@ -41,8 +39,14 @@ void DirectoryStore::put(const std::string& key, const std::string& bytes) {
 }
 
 std::string DirectoryStore::get(const std::string& key) {
-  std::ifstream in(path_of(key), std::ios::binary);
-  if (!in) throw Error("object store: no object " + key + " in " + root_);
+  auto path = path_of(key);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+      throw NotFoundError("object store: no object " + key + " in " + root_);
+    throw Error("object store: cannot read " + path);
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -50,7 +54,9 @@ std::string DirectoryStore::get(const std::string& key) {
 
 void DirectoryStore::remove(const std::string& key) {
   std::error_code ec;
-  fs::remove(path_of(key), ec);
+  fs::remove(path_of(key), ec);  // false without error when it does not exist
+  if (ec)
+    throw Error("object store: cannot remove " + key + " from " + root_ + ": " + ec.message());
 }
 
 std::vector<std::string> DirectoryStore::list(const std::string& prefix) {

@@ -3,19 +3,35 @@
 
 namespace fedsilo::comm {
 
+void check_key(const std::string& key) {
+  bool bad = key.empty() || key.front() == '/';
+  size_t start = 0;
+  while (!bad && start <= key.size()) {
+    size_t end = key.find('/', start);
+    if (end == std::string::npos) end = key.size();
+    std::string_view seg(key.data() + start, end - start);
+    bad = seg.empty() || seg == "." || seg == "..";
+    start = end + 1;
+  }
+  if (bad) throw Error("object store: invalid key '" + key + "' (empty, absolute or dot segment)");
+}
+
 void MemoryStore::put(const std::string& key, const std::string& bytes) {
+  check_key(key);
   std::lock_guard<std::mutex> lock(mu_);
   objects_[key] = bytes;
 }
 
 std::string MemoryStore::get(const std::string& key) {
+  check_key(key);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = objects_.find(key);
-  if (it == objects_.end()) throw Error("object store: no object " + key);
+  if (it == objects_.end()) throw NotFoundError("object store: no object " + key);
   return it->second;
 }
 
 void MemoryStore::remove(const std::string& key) {
+  check_key(key);
   std::lock_guard<std::mutex> lock(mu_);
   objects_.erase(key);
 }

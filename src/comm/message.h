@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/blob_ref.h"
+
 namespace fedsilo::comm {
 
 enum class MsgType : int {
@@ -19,13 +21,7 @@ enum class MsgType : int {
 
 const char* to_string(MsgType t);
 
-// Where a model blob lives and what it must hash to; the receiver checks both before parsing.
-struct BlobRef {
-  std::string key;
-  int64_t size = 0;
-  std::string sha256;  // lowercase hex
-  bool empty() const { return key.empty(); }
-};
+using fedsilo::BlobRef;
 
 struct Message {
   MsgType type = MsgType::kClientStatus;

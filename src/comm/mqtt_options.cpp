@@ -5,14 +5,14 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "comm/yaml_keys.h"
+#include "core/key_file.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo::comm {
 
 MqttOptions load_mqtt_options(const std::string& path) {
-  YamlKeys y(path, {"BROKER_HOST", "BROKER_PORT", "MQTT_USER", "MQTT_PWD", "MQTT_KEEPALIVE",
-                    "MQTT_TLS_CA", "MQTT_TLS_CERT", "MQTT_TLS_KEY", "MQTT_TLS_INSECURE"});
+  config::KeyFile y(path, {"BROKER_HOST", "BROKER_PORT", "MQTT_USER", "MQTT_PWD", "MQTT_KEEPALIVE",
+                           "MQTT_TLS_CA", "MQTT_TLS_CERT", "MQTT_TLS_KEY", "MQTT_TLS_INSECURE"});
   MqttOptions o;
   o.host = y.text("BROKER_HOST", o.host);
   o.port = static_cast<int>(y.integer("BROKER_PORT", o.port, 1, 65535));

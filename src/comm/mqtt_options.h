@@ -18,7 +18,8 @@ struct MqttOptions {
   bool tls_insecure = false;  // skip host name verification (self-signed test brokers only)
 };
 
-// Relative certificate paths resolve against `base_dir` (the config file's folder).
+// Relative certificate paths follow the one path rule (docs/config.md): as given when they
+// exist from the working directory, otherwise next to the mqtt config file.
 // Throws ConfigError naming the file and key.
 MqttOptions load_mqtt_options(const std::string& path);
 

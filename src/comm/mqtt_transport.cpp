@@ -19,7 +19,8 @@ std::string role(int64_t id) { return id == 0 ? "server" : "silo " + std::to_str
 
 }  // namespace
 
-MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id)
+MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id,
+                             const std::optional<Message>& last_will)
     : options_(options),
       run_id_(run_id),
       self_(self_id),
@@ -53,17 +54,9 @@ MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_
       throw ConfigError(std::string("mqtt: TLS setup failed: ") + mosquitto_strerror(rc));
     mosquitto_tls_insecure_set(mosq_, options_.tls_insecure);
   }
-  if (self_ != 0) {
-    // The broker publishes this if the silo vanishes without a clean disconnect.
-    Message will;
-    will.type = MsgType::kClientStatus;
-    will.id = fmt::format("{}-will-{}", self_, client_id);
-    will.run_id = run_id_;
-    will.sender = self_;
-    will.receiver = 0;
-    will.status = "OFFLINE";
-    auto payload = encode(will);
-    auto topic = prefix_ + "status/" + std::to_string(self_);
+  if (last_will) {
+    auto payload = encode(*last_will);
+    auto topic = topic_for(*last_will);
     mosquitto_will_set(mosq_, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1,
                        false);
   }
@@ -88,7 +81,6 @@ MqttTransport::~MqttTransport() {
 
 std::string MqttTransport::topic_for(const Message& m) const {
   if (m.receiver != 0) return prefix_ + "s2c/" + std::to_string(m.receiver);
-  if (m.type == MsgType::kClientStatus) return prefix_ + "status/" + std::to_string(m.sender);
   return prefix_ + "c2s/" + std::to_string(m.sender);
 }
 
@@ -103,7 +95,7 @@ void MqttTransport::on_connect(mosquitto* mosq, void* self, int rc) {
   }
   std::vector<std::string> topics;
   if (t->self_ == 0) {
-    topics = {t->prefix_ + "c2s/+", t->prefix_ + "status/+"};
+    topics = {t->prefix_ + "c2s/+"};
   } else {
     topics = {t->prefix_ + "s2c/" + std::to_string(t->self_)};
   }
@@ -274,7 +266,7 @@ std::optional<Message> MqttTransport::receive(std::chrono::milliseconds timeout)
   return m;
 }
 
-void MqttTransport::wait_connected(std::chrono::milliseconds timeout) {
+void MqttTransport::connect(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!cv_.wait_for(lock, timeout, [&] { return subscribed_; })) {
     throw TimeoutError(fmt::format("mqtt: could not connect to the broker {}:{} within {} s{}",

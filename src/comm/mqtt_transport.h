@@ -1,9 +1,9 @@
 #pragma once
 // Control messages over MQTT (libmosquitto), QoS 1, one silo id per topic so a broker ACL can
 // confine each silo to its own topics:
-//   fedsilo/<run_id>/s2c/<silo>     server -> silo k       (silo k subscribes to its own only)
-//   fedsilo/<run_id>/c2s/<silo>     silo k -> server
-//   fedsilo/<run_id>/status/<silo>  silo k -> server, CLIENT_STATUS, and silo k's last will
+//   fedsilo/<run_id>/s2c/<silo>     server -> silo k   (silo k subscribes to its own only)
+//   fedsilo/<run_id>/c2s/<silo>     silo k -> server   (and silo k's last will)
+// Routing looks only at sender and receiver, never at what a message says.
 // The network loop runs in libmosquitto's thread and only decodes and queues; the owner takes
 // messages with receive(). Messages stay in an outbox until the broker acknowledges them and
 // are published again after a reconnect; the receiver drops repeats by message id.
@@ -27,21 +27,20 @@ namespace fedsilo::comm {
 
 class MqttTransport : public Transport {
  public:
-  // self_id 0 = the server; k = silo k.
-  MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id);
+  // self_id 0 = the server; k = silo k. `last_will`, when given, is what the broker publishes
+  // for this endpoint if it vanishes without a clean disconnect.
+  MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id,
+                const std::optional<Message>& last_will = std::nullopt);
   ~MqttTransport() override;
 
   void send(const Message& m) override;
   std::optional<Message> receive(std::chrono::milliseconds timeout) override;
 
-  // Blocks until connected and subscribed; throws TimeoutError naming the broker and the last
-  // connection error.
-  void wait_connected(std::chrono::milliseconds timeout);
-  // True once after every reconnect (not the first connect): the owner re-sends what the other
-  // side may have missed.
-  bool take_reconnected() { return reconnected_.exchange(false); }
-  // Waits until the broker has acknowledged everything sent; false at the deadline.
-  bool flush(std::chrono::milliseconds timeout);
+  // Connected means subscribed too, so nothing addressed to us is missed.
+  void connect(std::chrono::milliseconds timeout) override;
+  bool take_reconnected() override { return reconnected_.exchange(false); }
+  // Everything sent has been acknowledged by the broker.
+  bool flush(std::chrono::milliseconds timeout) override;
   std::string topic_for(const Message& m) const;
 
  private:

@@ -1,18 +1,32 @@
 #pragma once
-// Where model blobs live. Keys are '/'-separated paths; values are opaque bytes.
+// Where model blobs live. Keys are '/'-separated paths; values are opaque bytes. Every store
+// keeps the same contract, so callers handle one set of errors:
+//   get     a missing key throws NotFoundError naming it; any other failure throws Error;
+//   remove  a missing key is not an error (S3's DELETE semantics); any other failure throws;
+//   keys    empty, absolute or '..' segments are refused with Error before any I/O.
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "fedsilo/error.h"
+
 namespace fedsilo::comm {
+
+class NotFoundError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Throws Error naming `key` when it is empty, starts with '/', or has an empty, "." or ".."
+// segment: such a key could name an object outside the store's folder or bucket.
+void check_key(const std::string& key);
 
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
   virtual void put(const std::string& key, const std::string& bytes) = 0;
-  // Throws Error naming the key when it does not exist or cannot be read.
   virtual std::string get(const std::string& key) = 0;
   virtual void remove(const std::string& key) = 0;
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
@@ -32,7 +46,7 @@ class MemoryStore : public ObjectStore {
 };
 
 // file://<root>: one file per key under root, written to a temporary name and renamed, so a
-// reader never sees half a blob. Keys may not contain ".." or start with '/'.
+// reader never sees half a blob.
 class DirectoryStore : public ObjectStore {
  public:
   explicit DirectoryStore(std::string root);

@@ -7,8 +7,8 @@
 #include <regex>
 #include <thread>
 
-#include "comm/model_blob.h"
-#include "comm/yaml_keys.h"
+#include "core/key_file.h"
+#include "core/sha256.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo::comm {
@@ -81,8 +81,8 @@ std::string escape_path(CURL* c, const std::string& key) {
 }  // namespace
 
 S3Options load_s3_options(const std::string& path) {
-  YamlKeys y(path, {"BUCKET_NAME", "CN_S3_AKI", "CN_S3_SAK", "CN_REGION_NAME", "S3_ENDPOINT",
-                    "S3_PATH_STYLE", "S3_MULTIPART_THRESHOLD_MB", "S3_PART_SIZE_MB"});
+  config::KeyFile y(path, {"BUCKET_NAME", "CN_S3_AKI", "CN_S3_SAK", "CN_REGION_NAME", "S3_ENDPOINT",
+                           "S3_PATH_STYLE", "S3_MULTIPART_THRESHOLD_MB", "S3_PART_SIZE_MB"});
   S3Options o;
   o.bucket = y.text("BUCKET_NAME", "");
   if (o.bucket.empty()) throw ConfigError("config file " + path + ": BUCKET_NAME is required");
@@ -136,6 +136,7 @@ std::string S3Store::url(const std::string& key, const std::string& query) const
 S3Store::Response S3Store::request(const std::string& method, const std::string& key,
                                    const std::string& query, const std::string* body,
                                    const std::string& what) {
+  if (!key.empty()) check_key(key);  // bucket-level requests have no key
   std::lock_guard<std::mutex> lock(mu_);
   std::string error;
   for (int attempt = 0; attempt <= o_.retries; ++attempt) {
@@ -239,7 +240,8 @@ void S3Store::put_multipart(const std::string& key, const std::string& bytes) {
 std::string S3Store::get(const std::string& key) {
   auto what = "GET " + o_.bucket + "/" + key;
   auto r = request("GET", key, "", nullptr, what);
-  if (r.status == 404) throw Error("object store: no object " + key + " in bucket " + o_.bucket);
+  if (r.status == 404)
+    throw NotFoundError("object store: no object " + key + " in bucket " + o_.bucket);
   if (r.status != 200) fail(what, r);
   return std::move(r.body);
 }

@@ -1,7 +1,9 @@
 #pragma once
-// How control messages move between the server and the silo masters. One Transport is one
-// endpoint (the server's, or one silo's): send() routes by Message::receiver, receive() returns
-// messages addressed to this endpoint.
+// How control messages move between the server and the silo masters: the whole contract a
+// transport implements. One Transport is one endpoint (the server's, or one silo's): send()
+// routes by Message::sender and Message::receiver, receive() returns messages addressed to this
+// endpoint. A new transport is one file implementing this plus one line in
+// transport_factory.cpp (docs/architecture.md).
 #include <chrono>
 #include <optional>
 
@@ -15,6 +17,16 @@ class Transport {
   virtual void send(const Message& m) = 0;
   // The next message for this endpoint, or nullopt when none arrives within `timeout`.
   virtual std::optional<Message> receive(std::chrono::milliseconds timeout) = 0;
+
+  // Blocks until this endpoint can send and receive; throws TimeoutError naming the peer (e.g.
+  // the broker) and the last connection error when `timeout` passes first.
+  virtual void connect(std::chrono::milliseconds timeout) {}
+  // True once after every reconnect (not the first connect): the owner re-sends what the other
+  // side may have missed while the connection was down.
+  virtual bool take_reconnected() { return false; }
+  // Waits until everything sent has been delivered to the network (e.g. acknowledged by the
+  // broker); false when `timeout` passes first.
+  virtual bool flush(std::chrono::milliseconds timeout) { return true; }
 };
 
 }  // namespace fedsilo::comm

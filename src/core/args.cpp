@@ -8,93 +8,81 @@
 #include <set>
 #include <sstream>
 
+#include "core/args_json.h"
+#include "core/config_choices.h"
+#include "core/config_values.h"
 #include "core/log.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo {
 namespace {
+using config::bad;
 
-std::string show(const YAML::Node& n) {
-  YAML::Emitter out;
-  out.SetMapFormat(YAML::Flow);
-  out.SetSeqFormat(YAML::Flow);
-  out << n;
-  return out.c_str();
-}
-
-[[noreturn]] void bad(const std::string& key, const YAML::Node& value, const std::string& allowed) {
-  throw ConfigError("config " + key + " = " + show(value) + ": " + allowed);
-}
-
-// One readable key: where it lives and how to store it. A table of these is the whole schema,
-// so validation, unknown-key warnings and --set all agree on what exists.
+// One key: where it lives, how to read it and how to write it back. A table of these is the
+// whole schema, so validation, unknown-key warnings, --set and the JSON dump of a run's config
+// all agree on what exists.
 struct Field {
   const char* section;
   const char* key;
   std::function<void(Args&, const YAML::Node&, const std::string& path)> read;
+  std::function<nlohmann::json(const Args&)> write;  // null: accepted, not used, not dumped
+};
+
+struct Access {
+  std::function<void(Args&, const YAML::Node&, const std::string& path)> read;
+  std::function<nlohmann::json(const Args&)> write;
 };
 
 template <typename T>
-T scalar(const YAML::Node& n, const std::string& path, const char* what) {
-  if (!n.IsScalar()) bad(path, n, std::string("must be ") + what);
-  try {
-    return n.as<T>();
-  } catch (const YAML::Exception&) {
-    bad(path, n, std::string("must be ") + what);
-  }
+std::function<nlohmann::json(const Args&)> dump(T Args::*f) {
+  return [f](const Args& a) { return nlohmann::json(a.*f); };
 }
 
-auto integer(int64_t Args::*f, int64_t lo, int64_t hi = INT64_MAX) {
-  return [f, lo, hi](Args& a, const YAML::Node& n, const std::string& path) {
-    int64_t v = scalar<int64_t>(n, path, "an integer");
-    if (v < lo || v > hi) {
-      bad(path, n,
-          hi == INT64_MAX ? fmt::format("must be an integer >= {}", lo)
-                          : fmt::format("must be an integer in [{}, {}]", lo, hi));
-    }
-    a.*f = v;
-  };
+Access integer(int64_t Args::*f, int64_t lo, int64_t hi = INT64_MAX) {
+  return {[f, lo, hi](Args& a, const YAML::Node& n, const std::string& path) {
+            a.*f = config::integer(n, path, lo, hi);
+          },
+          dump(f)};
 }
 
-auto real(double Args::*f, double lo, bool lo_open, double hi = 1e300) {
-  return [=](Args& a, const YAML::Node& n, const std::string& path) {
-    double v = scalar<double>(n, path, "a number");
-    if (!(lo_open ? v > lo : v >= lo) || v > hi || std::isnan(v)) {
-      bad(path, n,
-          fmt::format("must be a number {} {}{}", lo_open ? ">" : ">=", lo,
-                      hi < 1e300 ? fmt::format(" and <= {}", hi) : ""));
-    }
-    a.*f = v;
-  };
+Access real(double Args::*f, double lo, bool lo_open, double hi = 1e300) {
+  return {[=](Args& a, const YAML::Node& n, const std::string& path) {
+            a.*f = config::real(n, path, lo, lo_open, hi);
+          },
+          dump(f)};
 }
 
-auto text(std::string Args::*f) {
-  return [f](Args& a, const YAML::Node& n, const std::string& path) {
-    a.*f = scalar<std::string>(n, path, "a string");
-  };
+Access text(std::string Args::*f) {
+  return {
+      [f](Args& a, const YAML::Node& n, const std::string& path) { a.*f = config::text(n, path); },
+      dump(f)};
 }
 
-auto choice(std::string Args::*f, std::vector<std::string> allowed) {
-  return [f, allowed](Args& a, const YAML::Node& n, const std::string& path) {
-    auto v = scalar<std::string>(n, path, "a string");
-    for (const auto& ok : allowed) {
-      if (v == ok) {
-        a.*f = v;
-        return;
-      }
-    }
-    bad(path, n, fmt::format("must be one of: {}", fmt::join(allowed, ", ")));
-  };
+Access choice(std::string Args::*f, std::vector<std::string> allowed) {
+  return {[f, allowed](Args& a, const YAML::Node& n, const std::string& path) {
+            a.*f = config::choice(n, path, allowed);
+          },
+          dump(f)};
 }
 
-auto boolean(bool Args::*f) {
-  return [f](Args& a, const YAML::Node& n, const std::string& path) {
-    a.*f = scalar<bool>(n, path, "true or false");
-  };
+// A name from a registry of a higher layer (config_choices.h).
+Access registered(std::string Args::*f) {
+  return {[f](Args& a, const YAML::Node& n, const std::string& path) {
+            auto names = config_choices(path);
+            a.*f = names ? config::choice(n, path, *names) : config::text(n, path);
+          },
+          dump(f)};
 }
 
-auto ignored() {
-  return [](Args&, const YAML::Node&, const std::string&) {};
+Access boolean(bool Args::*f) {
+  return {[f](Args& a, const YAML::Node& n, const std::string& path) {
+            a.*f = config::boolean(n, path);
+          },
+          dump(f)};
+}
+
+Access ignored() {
+  return {[](Args&, const YAML::Node&, const std::string&) {}, nullptr};
 }
 
 // FedML writes client_id_list as the string "[1, 2]"; a YAML list is accepted too.
@@ -113,7 +101,7 @@ void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
   std::vector<int> ids;
   std::set<int> seen;
   for (const auto& e : list) {
-    int id = scalar<int>(e, path, "a list of integers");
+    int id = static_cast<int>(config::integer(e, path, 1, 1 << 20));
     if (id < 1) bad(path, n, "silo ids start at 1 (rank 0 is the server)");
     if (!seen.insert(id).second) bad(path, n, fmt::format("silo id {} appears twice", id));
     ids.push_back(id);
@@ -121,59 +109,63 @@ void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
   a.client_id_list = ids;
 }
 
+Field field(const char* section, const char* key, Access access) {
+  return {section, key, std::move(access.read), std::move(access.write)};
+}
+
 const std::vector<Field>& schema() {
   static const std::vector<Field> fields = {
-      {"common_args", "training_type", choice(&Args::training_type, {"cross_silo"})},
-      {"common_args", "scenario", choice(&Args::scenario, {"hierarchical", "horizontal"})},
-      {"common_args", "random_seed", integer(&Args::random_seed, 0)},
-      {"common_args", "config_version", ignored()},
-      {"common_args", "using_mlops", ignored()},
-      {"data_args", "dataset", choice(&Args::dataset, {"mnist", "fashion_mnist"})},
-      {"data_args", "data_cache_dir", text(&Args::data_cache_dir)},
-      {"data_args", "partition_method",
-       choice(&Args::partition_method, {"homo", "hetero", "natural"})},
-      {"data_args", "partition_alpha", real(&Args::partition_alpha, 0, true)},
-      {"data_args", "partition_min_size", integer(&Args::partition_min_size, 0)},
-      {"model_args", "model", choice(&Args::model, {"lr", "cnn"})},
-      {"model_args", "model_file_cache_folder", text(&Args::model_file_cache_folder)},
-      {"model_args", "global_model_file_path", text(&Args::global_model_file_path)},
-      {"train_args", "federated_optimizer", choice(&Args::federated_optimizer, {"FedAvg"})},
-      {"train_args", "client_id_list", read_id_list},
-      {"train_args", "client_num_in_total", integer(&Args::client_num_in_total, 1)},
-      {"train_args", "client_num_per_round", integer(&Args::client_num_per_round, 1)},
-      {"train_args", "comm_round", integer(&Args::comm_round, 1)},
-      {"train_args", "epochs", integer(&Args::epochs, 1)},
-      {"train_args", "batch_size", integer(&Args::batch_size, 1)},
-      {"train_args", "client_optimizer", choice(&Args::client_optimizer, {"sgd", "adam"})},
-      {"train_args", "learning_rate", real(&Args::learning_rate, 0, true)},
-      {"train_args", "momentum", real(&Args::momentum, 0, false, 1)},
-      {"train_args", "weight_decay", real(&Args::weight_decay, 0, false)},
-      {"validation_args", "frequency_of_the_test", integer(&Args::frequency_of_the_test, 1)},
-      {"device_args", "worker_num", integer(&Args::worker_num, 1)},
-      {"device_args", "using_gpu", boolean(&Args::using_gpu)},
-      {"device_args", "gpu_mapping_file", text(&Args::gpu_mapping_file)},
-      {"device_args", "gpu_mapping_key", text(&Args::gpu_mapping_key)},
-      {"device_args", "num_threads", integer(&Args::num_threads, 1, 1024)},
-      {"comm_args", "backend", choice(&Args::backend, {"MQTT_S3", "INPROC"})},
-      {"comm_args", "mqtt_config_path", text(&Args::mqtt_config_path)},
-      {"comm_args", "s3_config_path", text(&Args::s3_config_path)},
-      {"comm_args", "online_timeout_s", real(&Args::online_timeout_s, 0, true)},
-      {"comm_args", "round_timeout_s", real(&Args::round_timeout_s, 0, true)},
-      {"comm_args", "resend_interval_s", real(&Args::resend_interval_s, 0, true)},
-      {"comm_args", "object_store", text(&Args::object_store)},
-      {"comm_args", "blob_retention_rounds", integer(&Args::blob_retention_rounds, 0)},
-      {"tracking_args", "log_file_dir", text(&Args::log_file_dir)},
-      {"tracking_args", "log_level",
-       choice(&Args::log_level, {"trace", "debug", "info", "warn", "error"})},
-      {"tracking_args", "enable_wandb", boolean(&Args::enable_wandb)},
-      {"tracking_args", "wandb_key", ignored()},
-      {"tracking_args", "wandb_project", ignored()},
-      {"tracking_args", "wandb_name", ignored()},
-      {"client_silo_args", "n_node_in_silo", integer(&Args::n_node_in_silo, 1, 4096)},
-      {"client_silo_args", "n_proc_per_node", integer(&Args::n_proc_per_node, 1, 4096)},
-      {"client_silo_args", "node_rank_in_silo", integer(&Args::node_rank_in_silo, 0)},
-      {"client_silo_args", "pg_master_address", text(&Args::pg_master_address)},
-      {"client_silo_args", "pg_master_port", integer(&Args::pg_master_port, 1, 65535)},
+      field("common_args", "training_type", choice(&Args::training_type, {"cross_silo"})),
+      field("common_args", "scenario", choice(&Args::scenario, {"hierarchical", "horizontal"})),
+      field("common_args", "random_seed", integer(&Args::random_seed, 0)),
+      field("common_args", "config_version", ignored()),
+      field("common_args", "using_mlops", ignored()),
+      field("data_args", "dataset", choice(&Args::dataset, {"mnist", "fashion_mnist"})),
+      field("data_args", "data_cache_dir", text(&Args::data_cache_dir)),
+      field("data_args", "partition_method",
+            choice(&Args::partition_method, {"homo", "hetero", "natural"})),
+      field("data_args", "partition_alpha", real(&Args::partition_alpha, 0, true)),
+      field("data_args", "partition_min_size", integer(&Args::partition_min_size, 0)),
+      field("model_args", "model", registered(&Args::model)),
+      field("model_args", "model_file_cache_folder", text(&Args::model_file_cache_folder)),
+      field("model_args", "global_model_file_path", text(&Args::global_model_file_path)),
+      field("train_args", "federated_optimizer", registered(&Args::federated_optimizer)),
+      field("train_args", "client_id_list", Access{read_id_list, dump(&Args::client_id_list)}),
+      field("train_args", "client_num_in_total", integer(&Args::client_num_in_total, 1)),
+      field("train_args", "client_num_per_round", integer(&Args::client_num_per_round, 1)),
+      field("train_args", "comm_round", integer(&Args::comm_round, 1)),
+      field("train_args", "epochs", integer(&Args::epochs, 1)),
+      field("train_args", "batch_size", integer(&Args::batch_size, 1)),
+      field("train_args", "client_optimizer", registered(&Args::client_optimizer)),
+      field("train_args", "learning_rate", real(&Args::learning_rate, 0, true)),
+      field("train_args", "momentum", real(&Args::momentum, 0, false, 1)),
+      field("train_args", "weight_decay", real(&Args::weight_decay, 0, false)),
+      field("validation_args", "frequency_of_the_test", integer(&Args::frequency_of_the_test, 1)),
+      field("device_args", "worker_num", integer(&Args::worker_num, 1)),
+      field("device_args", "using_gpu", boolean(&Args::using_gpu)),
+      field("device_args", "gpu_mapping_file", text(&Args::gpu_mapping_file)),
+      field("device_args", "gpu_mapping_key", text(&Args::gpu_mapping_key)),
+      field("device_args", "num_threads", integer(&Args::num_threads, 1, 1024)),
+      field("comm_args", "backend", choice(&Args::backend, {"MQTT_S3", "INPROC"})),
+      field("comm_args", "mqtt_config_path", text(&Args::mqtt_config_path)),
+      field("comm_args", "s3_config_path", text(&Args::s3_config_path)),
+      field("comm_args", "online_timeout_s", real(&Args::online_timeout_s, 0, true)),
+      field("comm_args", "round_timeout_s", real(&Args::round_timeout_s, 0, true)),
+      field("comm_args", "resend_interval_s", real(&Args::resend_interval_s, 0, true)),
+      field("comm_args", "object_store", text(&Args::object_store)),
+      field("comm_args", "blob_retention_rounds", integer(&Args::blob_retention_rounds, 0)),
+      field("tracking_args", "log_file_dir", text(&Args::log_file_dir)),
+      field("tracking_args", "log_level",
+            choice(&Args::log_level, {"trace", "debug", "info", "warn", "error"})),
+      field("tracking_args", "enable_wandb", boolean(&Args::enable_wandb)),
+      field("tracking_args", "wandb_key", ignored()),
+      field("tracking_args", "wandb_project", ignored()),
+      field("tracking_args", "wandb_name", ignored()),
+      field("client_silo_args", "n_node_in_silo", integer(&Args::n_node_in_silo, 1, 4096)),
+      field("client_silo_args", "n_proc_per_node", integer(&Args::n_proc_per_node, 1, 4096)),
+      field("client_silo_args", "node_rank_in_silo", integer(&Args::node_rank_in_silo, 0)),
+      field("client_silo_args", "pg_master_address", text(&Args::pg_master_address)),
+      field("client_silo_args", "pg_master_port", integer(&Args::pg_master_port, 1, 65535)),
   };
   return fields;
 }
@@ -239,10 +231,16 @@ std::string Args::run_output_dir() const {
 }
 
 std::string Args::resolve(const std::string& path) const {
-  namespace fs = std::filesystem;
-  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path) || config_dir.empty())
-    return path;
-  return (fs::path(config_dir) / path).string();
+  return config::resolve_path(path, config_dir);
+}
+
+nlohmann::json args_to_json(const Args& a) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& f : schema()) {
+    if (f.write) out[f.section][f.key] = f.write(a);
+  }
+  out["run"] = {{"rank", a.rank}, {"run_id", a.run_id}, {"config_file", a.config_file}};
+  return out;
 }
 
 Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string>& overrides,
@@ -260,13 +258,13 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
   Args a;
   std::vector<std::string> unknown;
   for (const auto& sec : root) {
-    auto section = sec.first.as<std::string>();
+    auto section = sec.first.Scalar();
     if (!sec.second.IsMap()) {
       if (sec.second.IsNull()) continue;
       bad(section, sec.second, "must be a mapping of keys");
     }
     for (const auto& kv : sec.second) {
-      auto key = kv.first.as<std::string>();
+      auto key = kv.first.Scalar();
       const Field* f = find_field(section, key);
       if (!f) {
         unknown.push_back(section + "." + key);
@@ -287,13 +285,10 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
 
 Args load_args(const std::string& config_file, const std::vector<std::string>& overrides) {
   namespace fs = std::filesystem;
-  std::ifstream in(config_file);
-  if (!in) throw ConfigError("config file " + config_file + ": cannot be opened");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text = config::read_file(config_file);
   Args a;
   try {
-    a = parse_args_yaml(ss.str(), overrides);
+    a = parse_args_yaml(text, overrides);
   } catch (const ConfigError& e) {
     throw ConfigError(config_file + ": " + e.what());
   }

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "fedsilo/distributed.h"
 #include "fedsilo/fedsilo.h"
+#include "silo/silo_role.h"
 
 namespace fedsilo {
 
@@ -22,7 +23,7 @@ torch::Device get_device(const Args& args) {
   // (k mod device count).
   int64_t count = torch::cuda::device_count();
   int64_t slot = args.rank == 0 ? 0 : (args.rank - 1) * args.n_proc_in_silo();
-  if (const char* r = std::getenv("FEDSILO_SILO_RANK")) slot += std::atoll(r);
+  if (args.rank != 0) slot += silo::SiloRole::of(args).silo_rank;
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(slot % count));
 }
 }  // namespace device
@@ -32,9 +33,7 @@ namespace cross_silo::hierarchical {
 Client::Client(const Args& args, torch::Device device, FederatedDataset dataset, Model model)
     : args_(args), device_(device), dataset_(std::move(dataset)), model_(std::move(model)) {
   model_.module().to(device_);
-  trainer_ = [](const Args& a, GradientSync* sync) {
-    return std::make_unique<ClassificationTrainer>(a, sync);
-  };
+  trainer_ = registry::trainer_for(args_.federated_optimizer);
 }
 
 Client& Client::with_trainer(TrainerFactory factory) {
@@ -74,13 +73,13 @@ int guarded(F&& body) {
     return body();
   } catch (const Error& e) {
     std::cerr << "fedsilo: error: " << e.what() << std::endl;
-    return 2;
+    return to_int(ExitCode::kBadInput);
   } catch (const c10::Error& e) {
     std::cerr << "fedsilo: torch error: " << e.what_without_backtrace() << std::endl;
-    return 1;
+    return to_int(ExitCode::kFailed);
   } catch (const std::exception& e) {
     std::cerr << "fedsilo: error: " << e.what() << std::endl;
-    return 1;
+    return to_int(ExitCode::kFailed);
   }
 }
 
@@ -120,7 +119,7 @@ int run_simulation(int argc, char** argv) {
     auto summary = simulate(args);
     std::cout << "fedsilo simulate: done in " << summary.wall_s << " s; final "
               << summary.final_metrics.dump() << "; outputs in " << summary.output_dir << std::endl;
-    return 0;
+    return to_int(ExitCode::kCompleted);
   });
 }
 

@@ -2,16 +2,20 @@
 
 #include <filesystem>
 
-#include "comm/safetensors.h"
 #include "core/args_json.h"
+#include "core/log.h"
 #include "cross_silo/run_report.h"
 #include "fedsilo/error.h"
+#include "ml/model_blob.h"
 
 namespace fedsilo::cross_silo {
 namespace fs = std::filesystem;
 
 RunRecorder::RunRecorder(const Args& args)
-    : dir_(args.run_output_dir()), config_(args_to_json(args)) {
+    : comm_round_(args.comm_round),
+      log_(logging::role_logger("Server", 0)),
+      dir_(args.run_output_dir()),
+      config_(args_to_json(args)) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw Error("output folder " + dir_ + ": cannot be created: " + ec.message());
@@ -21,10 +25,21 @@ RunRecorder::RunRecorder(const Args& args)
                 ": cannot be written");
 }
 
-void RunRecorder::round(const nlohmann::json& record) {
+void RunRecorder::round(const RoundStats& stats) {
+  auto record = stats.to_json();
   metrics_ << record.dump() << '\n';
   metrics_.flush();
-  rounds_.push_back(record);
+  rounds_.push_back(std::move(record));
+  if (stats.metrics.contains("test_acc")) last_test_acc_ = stats.metrics["test_acc"].get<double>();
+  int64_t done = stats.round + 1;
+  double eta =
+      stats.elapsed_s / static_cast<double>(done) * static_cast<double>(comm_round_ - done);
+  FS_LOG_INFO(log_,
+              "progress: round {}/{} | silos {}/{} | elapsed {:.2f} s | round {:.1f} ms | ETA "
+              "{:.1f} s | test_acc {}",
+              done, comm_round_, stats.silos.size(), stats.silos.size(), stats.elapsed_s,
+              stats.round_ms, eta,
+              last_test_acc_ < 0 ? std::string("-") : fmt::format("{:.4f}", last_test_acc_));
 }
 
 std::string RunRecorder::report(const std::string& status) {
@@ -37,7 +52,7 @@ std::string RunRecorder::final_model(const StateDict& state) {
   auto path = fs::path(dir_) / "final_model.safetensors";
   auto tmp = path;
   tmp += ".tmp";
-  std::string bytes = comm::safetensors_encode(state, {{"format", "pt"}, {"producer", "fedsilo"}});
+  std::string bytes = encode_model(state);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -1,13 +1,16 @@
 #pragma once
 // What a run leaves behind in Args::run_output_dir(): metrics.jsonl (one JSON object per round,
-// written as the round ends) and final_model.safetensors.
+// written as the round ends), the progress log line per round, report.html and
+// final_model.safetensors.
 #include <nlohmann/json.hpp>
 
+#include <spdlog/logger.h>
 #include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
 
+#include "cross_silo/round_stats.h"
 #include "fedsilo/args.h"
 #include "fedsilo/state_dict.h"
 
@@ -16,7 +19,8 @@ namespace fedsilo::cross_silo {
 class RunRecorder {
  public:
   explicit RunRecorder(const Args& args);
-  void round(const nlohmann::json& record);
+  // Records a finished round: a metrics.jsonl line and a progress line with the ETA.
+  void round(const RoundStats& stats);
   // Writes report.html from the rounds so far; `status` says how the run ended.
   std::string report(const std::string& status);
   // Writes the model atomically (temporary file + rename); returns its path.
@@ -24,6 +28,9 @@ class RunRecorder {
   const std::string& dir() const { return dir_; }
 
  private:
+  int64_t comm_round_;
+  std::shared_ptr<spdlog::logger> log_;
+  double last_test_acc_ = -1;
   std::string dir_;
   std::ofstream metrics_;
   nlohmann::json config_;

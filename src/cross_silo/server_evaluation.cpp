@@ -4,7 +4,7 @@
 
 namespace fedsilo::cross_silo {
 
-Evaluate evaluate_on_server(const FederatedDataset& dataset) {
+Evaluator evaluate_on_server(const FederatedDataset& dataset) {
   return [&dataset](Model& model, int64_t) {
     auto test = evaluate(model, dataset.test_data_global);
     auto train = evaluate(model, dataset.train_data_global);

@@ -4,8 +4,8 @@
 
 #include <random>
 
-#include "comm/model_blob.h"
 #include "core/log.h"
+#include "cross_silo/model_exchange.h"
 #include "cross_silo/selection.h"
 #include "fedsilo/error.h"
 
@@ -15,15 +15,6 @@ using comm::MsgType;
 
 namespace {
 
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-Clock::time_point after(double seconds) {
-  return Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
 std::string random_nonce() {
   std::random_device rd;
   return fmt::format("{:08x}", rd());
@@ -32,18 +23,24 @@ std::string random_nonce() {
 }  // namespace
 
 ServerManager::ServerManager(const Args& args, Model model, comm::Transport& transport,
-                             comm::ObjectStore& store, Evaluate evaluate,
-                             std::unique_ptr<Aggregator> aggregator)
+                             comm::ObjectStore& store, Evaluator evaluate,
+                             std::unique_ptr<Aggregator> aggregator, Clock& clock)
     : args_(args),
       model_(std::move(model)),
       transport_(transport),
       store_(store),
       evaluate_(std::move(evaluate)),
-      aggregator_(aggregator ? std::move(aggregator) : std::make_unique<FedAvgAggregator>()),
+      aggregator_(aggregator ? std::move(aggregator)
+                             : registry::aggregators().get(args.federated_optimizer)(args)),
+      clock_(clock),
       recorder_(args),
       log_(logging::role_logger("Server", 0)),
       nonce_(random_nonce()) {
   layout_ = clone_state(state_of(model_.module()));
+}
+
+double ServerManager::ms_since(Clock::time_point t) const {
+  return std::chrono::duration<double, std::milli>(clock_.now() - t).count();
 }
 
 Message ServerManager::make(MsgType type, int64_t receiver) {
@@ -63,8 +60,8 @@ std::string ServerManager::global_key(int64_t round) const {
 }
 
 void ServerManager::start() {
-  run_start_ = Clock::now();
-  deadline_ = after(args_.online_timeout_s);
+  run_start_ = clock_.now();
+  deadline_ = run_start_ + seconds_to_duration(args_.online_timeout_s);
   FS_LOG_INFO(
       log_,
       "server started: run {}, {} rounds, silos [{}], waiting up to {} s for them to come online",
@@ -92,10 +89,16 @@ std::string ServerManager::waiting_for() const {
   return "";
 }
 
-void ServerManager::on_deadline() {
-  std::string what = waiting_for();
-  abort("deadline passed while waiting for " + what);
-  throw TimeoutError("server: deadline passed while waiting for " + what);
+ExitCode ServerManager::on_deadline() {
+  abort("deadline passed while waiting for " + waiting_for());
+  exit_code_ = ExitCode::kDeadline;
+  return exit_code_;
+}
+
+ExitCode ServerManager::on_signal(int sig) {
+  abort(fmt::format("interrupted by signal {}", sig));
+  exit_code_ = ExitCode::kInterrupted;
+  return exit_code_;
 }
 
 void ServerManager::abort(const std::string& why) {
@@ -107,6 +110,7 @@ void ServerManager::abort(const std::string& why) {
     transport_.send(m);
   }
   state_ = State::kDone;
+  exit_code_ = ExitCode::kAborted;
 }
 
 void ServerManager::resend() {
@@ -181,7 +185,7 @@ void ServerManager::on_status(const Message& m) {
 void ServerManager::start_round(int64_t round) {
   state_ = State::kTraining;
   round_ = round;
-  round_start_ = Clock::now();
+  round_start_ = clock_.now();
   selected_ = select_silos(args_, round);
   auto data = select_data_silos(args_, round, selected_.size());
   data_index_.clear();
@@ -191,17 +195,17 @@ void ServerManager::start_round(int64_t round) {
               "client_num_per_round = {})",
               round, fmt::join(selected_, ", "), fmt::join(data, ", "), args_.client_num_in_total,
               args_.client_num_per_round);
-  auto t0 = Clock::now();
-  global_ref_ =
-      comm::put_model(store_, global_key(round), state_of(model_.module()));  // once per round
+  auto t0 = clock_.now();
+  auto global = state_of(model_.module());
+  global_ref_ = put_model(store_, global_key(round), global);  // once per round
   blobs_[round].push_back(global_ref_.key);
-  double upload_ms = ms_since(t0);
-  aggregator_->reset(layout_);
+  stats_ = RoundStats{};
+  stats_.round = round;
+  stats_.server_upload_ms = ms_since(t0);
+  aggregator_->reset(global);
   pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
-  round_record_ = {
-      {"round", round}, {"silos", nlohmann::json::array()}, {"server_upload_ms", upload_ms}};
   for (int64_t silo : selected_) send_round_request(silo);
-  deadline_ = after(args_.round_timeout_s);
+  deadline_ = clock_.now() + seconds_to_duration(args_.round_timeout_s);
 }
 
 void ServerManager::on_model(const Message& m) {
@@ -218,11 +222,11 @@ void ServerManager::on_model(const Message& m) {
                                             : "the silo was not selected this round");
     return;
   }
-  auto t0 = Clock::now();
+  auto t0 = clock_.now();
   StateDict model;
   try {
-    model = comm::get_model(store_, m.model, layout_,
-                            fmt::format("model from silo {} for round {}", m.sender, m.round));
+    model = get_model(store_, m.model, layout_,
+                      fmt::format("model from silo {} for round {}", m.sender, m.round));
   } catch (const Error& e) {
     FS_LOG_ERROR(log_, "rejecting SEND_MODEL {}: {}; still waiting for a valid model from silo {}",
                  m.id, e.what(), m.sender);
@@ -230,28 +234,22 @@ void ServerManager::on_model(const Message& m) {
   }
   double download_ms = ms_since(t0);
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
-  t0 = Clock::now();
+  t0 = clock_.now();
   aggregator_->accumulate(model, static_cast<double>(m.num_samples));
   double fold_ms = ms_since(t0);
   blobs_[round_].push_back(m.model.key);
   // The server is the blob's only reader.
   if (args_.blob_retention_rounds == 0) store_.remove(m.model.key);
   pending_.erase(m.sender);
-  nlohmann::json silo = {{"silo", m.sender},
-                         {"data_silo_index", data_index_[m.sender]},
-                         {"num_samples", m.num_samples},
-                         {"server_download_ms", download_ms},
-                         {"notify_ms", notify_ms},
-                         {"fold_ms", fold_ms}};
-  silo.update(m.metrics);
-  round_record_["silos"].push_back(silo);
+  stats_.silos.push_back(
+      {m.sender, data_index_[m.sender], m.num_samples, download_ms, notify_ms, fold_ms, m.metrics});
   FS_LOG_INFO(log_, "round {}: model from silo {} ({} samples), {} of {} in", round_, m.sender,
               m.num_samples, selected_.size() - pending_.size(), selected_.size());
   if (pending_.empty()) finish_round();
 }
 
 void ServerManager::finish_round() {
-  auto t0 = Clock::now();
+  auto t0 = clock_.now();
   if (aggregator_->total_weight() > 0) {
     load_state(model_.module(), aggregator_->report(), "aggregate");
   } else {
@@ -260,30 +258,21 @@ void ServerManager::finish_round() {
         "round {}: every selected silo trained on 0 samples; the global model stays as it was",
         round_);
   }
-  round_record_["aggregate_ms"] = ms_since(t0);
+  stats_.aggregate_ms = ms_since(t0);
   retire_blobs(round_ + 1 - args_.blob_retention_rounds);
   bool last = round_ + 1 == args_.comm_round;
   if (round_ % args_.frequency_of_the_test == 0 || last) {
     FS_LOG_INFO(log_, "################test_on_server_for_all_clients : {}", round_);
-    t0 = Clock::now();
+    t0 = clock_.now();
     auto metrics = evaluate_ ? evaluate_(model_, round_) : nlohmann::json::object();
-    round_record_["evaluate_ms"] = ms_since(t0);
-    round_record_.update(metrics);
+    stats_.evaluate_ms = ms_since(t0);
+    stats_.metrics = metrics;
     last_metrics_ = metrics;
-    if (metrics.contains("test_acc")) last_test_acc_ = metrics["test_acc"].get<double>();
     FS_LOG_INFO(log_, "round {}: {}", round_, metrics.dump());
   }
-  double round_ms = ms_since(round_start_);
-  double elapsed = ms_since(run_start_) / 1000.0;
-  round_record_["round_ms"] = round_ms;
-  round_record_["elapsed_s"] = elapsed;
-  recorder_.round(round_record_);
-  double eta = elapsed / (round_ + 1) * (args_.comm_round - round_ - 1);
-  FS_LOG_INFO(log_,
-              "progress: round {}/{} | silos {}/{} | elapsed {:.2f} s | round {:.1f} ms | ETA "
-              "{:.1f} s | test_acc {}",
-              round_ + 1, args_.comm_round, selected_.size(), selected_.size(), elapsed, round_ms,
-              eta, last_test_acc_ < 0 ? std::string("-") : fmt::format("{:.4f}", last_test_acc_));
+  stats_.round_ms = ms_since(round_start_);
+  stats_.elapsed_s = ms_since(run_start_) / 1000.0;
+  recorder_.round(stats_);
   if (!last) {
     start_round(round_ + 1);
   } else {
@@ -310,8 +299,8 @@ void ServerManager::finish_run() {
   auto final_state = state_of(model_.module());
   auto path = recorder_.final_model(final_state);
   recorder_.report("completed");
-  auto ref = comm::put_model(
-      store_, fmt::format("fedsilo/{}/global/final.safetensors", args_.run_id), final_state);
+  auto ref = put_model(store_, fmt::format("fedsilo/{}/global/final.safetensors", args_.run_id),
+                       final_state);
 
   global_ref_ = ref;
   for (int id : args_.client_id_list) {

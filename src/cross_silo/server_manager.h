@@ -1,47 +1,49 @@
 #pragma once
-// The server's side of the round protocol (DESIGN.md §2) as a state machine: the driver feeds it
-// messages and asks it when its current wait expires; it never blocks and never reads a clock
-// except through `Clock`, so simulate and the distributed server run the same code.
+// The server's side of the round protocol (docs/protocol.md) as a state machine: the driver
+// feeds it messages and asks it when its current wait expires; it never blocks and reads time
+// only through its Clock, so simulate, the distributed server and the tests run the same code.
 #include <spdlog/logger.h>
-#include <chrono>
-#include <functional>
+
 #include <memory>
 #include <set>
 
 #include "comm/object_store.h"
 #include "comm/transport.h"
+#include "core/clock.h"
+#include "cross_silo/driver_loop.h"
+#include "cross_silo/round_stats.h"
 #include "cross_silo/run_recorder.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/args.h"
+#include "fedsilo/cross_silo.h"
 #include "fedsilo/model.h"
 
 namespace fedsilo::cross_silo {
 
-using Clock = std::chrono::steady_clock;
-
-// Server-side evaluation of the global model; returns metrics such as test_acc, test_loss,
-// train_acc, train_loss.
-using Evaluate = std::function<nlohmann::json(Model& model, int64_t round)>;
-
-class ServerManager {
+class ServerManager : public DrivenMachine {
  public:
+  // A null `aggregator` means the one registry::aggregators() has for federated_optimizer.
   ServerManager(const Args& args, Model model, comm::Transport& transport, comm::ObjectStore& store,
-                Evaluate evaluate, std::unique_ptr<Aggregator> aggregator = nullptr);
+                Evaluator evaluate, std::unique_ptr<Aggregator> aggregator = nullptr,
+                Clock& clock = steady_clock());
 
   void start();
-  void handle(const comm::Message& m);
-  bool done() const { return state_ == State::kDone; }
+  void handle(const comm::Message& m) override;
+  bool done() const override { return state_ == State::kDone; }
+  ExitCode exit_code() const override { return exit_code_; }
 
   // The current wait, for log lines ("silos 1, 2 to report round 7") and its deadline.
-  std::string waiting_for() const;
-  Clock::time_point deadline() const { return deadline_; }
-  // Called by the driver when deadline() has passed: tells the silos to stop, then throws
-  // TimeoutError naming what was awaited.
-  [[noreturn]] void on_deadline();
-  // After a reconnect to the broker, or a wait of resend_interval_s without progress: sends the
-  // current request again (as new messages) to the silos it still waits for.
+  std::string waiting_for() const override;
+  Clock::time_point deadline() const override { return deadline_; }
+  // The deadline passed: tells the silos to stop and returns ExitCode::kDeadline.
+  ExitCode on_deadline() override;
+  // After a reconnect, or a quiet spell: sends the current request again (as new messages) to
+  // the silos it still waits for.
   void resend();
-  // Stops the run early (interrupted): FINISH with status ABORTED to every silo.
+  void on_reconnect() override { resend(); }
+  void on_quiet() override { resend(); }
+  ExitCode on_signal(int sig) override;
+  // Stops the run early: FINISH with status ABORTED to every silo.
   void abort(const std::string& why);
 
   Model& model() { return model_; }
@@ -59,30 +61,32 @@ class ServerManager {
   void retire_blobs(int64_t round);
   comm::Message make(comm::MsgType type, int64_t receiver);
   std::string global_key(int64_t round) const;
+  double ms_since(Clock::time_point t) const;
 
   Args args_;
   Model model_;
   comm::Transport& transport_;
   comm::ObjectStore& store_;
-  Evaluate evaluate_;
+  Evaluator evaluate_;
   std::unique_ptr<Aggregator> aggregator_;
+  Clock& clock_;
   RunRecorder recorder_;
   std::shared_ptr<spdlog::logger> log_;
 
   State state_ = State::kWaitingOnline;
+  ExitCode exit_code_ = ExitCode::kCompleted;
   std::set<int64_t> online_;
   int64_t round_ = -1;
   std::vector<int64_t> selected_;
   std::map<int64_t, int64_t> data_index_;  // silo -> data silo index this round
   std::set<int64_t> pending_;
-  comm::BlobRef global_ref_;
+  BlobRef global_ref_;
   std::map<int64_t, std::vector<std::string>> blobs_;  // round -> keys still in the store
   StateDict layout_;
   Clock::time_point deadline_;
   Clock::time_point run_start_, round_start_;
-  nlohmann::json round_record_;
+  RoundStats stats_;
   nlohmann::json last_metrics_;
-  double last_test_acc_ = -1;
   int64_t seq_ = 0;
   std::string nonce_;
 };

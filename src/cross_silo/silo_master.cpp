@@ -4,24 +4,17 @@
 
 #include <random>
 
-#include "comm/model_blob.h"
 #include "core/log.h"
+#include "cross_silo/model_exchange.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo::cross_silo {
 using comm::Message;
 using comm::MsgType;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-}  // namespace
 
 SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& trainer,
                        const FederatedDataset& dataset, comm::Transport& transport,
-                       comm::ObjectStore& store, RoundStart on_round)
+                       comm::ObjectStore& store, RoundStart on_round, Clock& clock)
     : args_(args),
       id_(silo_id),
       model_(std::move(model)),
@@ -30,10 +23,52 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
       transport_(transport),
       store_(store),
       on_round_(std::move(on_round)),
+      clock_(clock),
       log_(logging::role_logger("Client", silo_id)) {
   layout_ = clone_state(state_of(model_.module()));
   std::random_device rd;
   nonce_ = fmt::format("{:08x}", rd());
+}
+
+double SiloMaster::ms_since(Clock::time_point t) const {
+  return std::chrono::duration<double, std::milli>(clock_.now() - t).count();
+}
+
+Message SiloMaster::last_will(const Args& args, int64_t silo_id) {
+  Message will;
+  will.type = MsgType::kClientStatus;
+  std::random_device rd;
+  will.id = fmt::format("{}-will-{:08x}", silo_id, rd());
+  will.run_id = args.run_id;
+  will.sender = silo_id;
+  will.receiver = 0;
+  will.status = "OFFLINE";
+  return will;
+}
+
+void SiloMaster::leave(const std::string& why) {
+  auto off = make(MsgType::kClientStatus);
+  off.status = "OFFLINE";
+  off.metrics = {{"reason", why}};
+  transport_.send(off);
+}
+
+ExitCode SiloMaster::on_deadline() {
+  FS_LOG_ERROR(log_,
+               "deadline passed while waiting for {}; the server is gone or the network is down",
+               waiting_for());
+  leave("deadline passed");
+  done_ = true;
+  exit_code_ = ExitCode::kDeadline;
+  return exit_code_;
+}
+
+ExitCode SiloMaster::on_signal(int sig) {
+  FS_LOG_WARN(log_, "interrupted by signal {}; leaving the run", sig);
+  leave("interrupted");
+  done_ = true;
+  exit_code_ = ExitCode::kInterrupted;
+  return exit_code_;
 }
 
 Message SiloMaster::make(MsgType type) {
@@ -68,6 +103,7 @@ void SiloMaster::send_status(const std::string& status) {
 
 void SiloMaster::start() {
   FS_LOG_INFO(log_, "silo {} started (run {}); reporting ONLINE", id_, args_.run_id);
+  deadline_ = clock_.now() + seconds_to_duration(args_.online_timeout_s);
   send_status("ONLINE");
 }
 
@@ -82,6 +118,7 @@ void SiloMaster::handle(const Message& m) {
     FS_LOG_INFO(log_, "dropping {} {}: this silo has finished", to_string(m.type), m.id);
     return;
   }
+  deadline_ = clock_.now() + seconds_to_duration(2 * args_.round_timeout_s);
   switch (m.type) {
     case MsgType::kCheckClientStatus:
       send_status("ONLINE");
@@ -121,29 +158,30 @@ void SiloMaster::on_train(const Message& m) {
     return;
   }
   FS_LOG_INFO(log_, "#######training########### round_id = {}", m.round);
-  auto t0 = Clock::now();
-  StateDict global;
+  auto t0 = clock_.now();
+  FetchedModel global;
   try {
-    global = comm::get_model(store_, m.model, layout_,
-                             fmt::format("global model for round {}", m.round));
+    global =
+        fetch_model(store_, m.model, layout_, fmt::format("global model for round {}", m.round));
   } catch (const Error& e) {
     FS_LOG_ERROR(log_, "rejecting {} {}: {}", to_string(m.type), m.id, e.what());
     return;
   }
-  load_state(model_.module(), global, "global model");
+  load_state(model_.module(), global.state, "global model");
   double download_ms = ms_since(t0);
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   last_round_ = m.round;
-  if (on_round_) on_round_(m.round, m.data_silo_index);
-  t0 = Clock::now();
+  if (on_round_) on_round_(m.round, m.data_silo_index, global.bytes);
+  global = FetchedModel{};  // the blob's bytes are not needed while training
+  t0 = clock_.now();
   TrainContext ctx{m.round, id_, m.data_silo_index};
   TrainResult r = trainer_.train(model_, it->second, ctx);
   double train_ms = ms_since(t0);
-  t0 = Clock::now();
+  t0 = clock_.now();
   auto key = fmt::format("fedsilo/{}/silo_{}/round_{}.safetensors", args_.run_id, id_, m.round);
   auto reply = make(MsgType::kSendModel);
   reply.round = m.round;
-  reply.model = comm::put_model(store_, key, state_of(model_.module()));
+  reply.model = put_model(store_, key, state_of(model_.module()));
   double upload_ms = ms_since(t0);
   reply.num_samples = r.num_samples;
   reply.data_silo_index = m.data_silo_index;
@@ -160,10 +198,10 @@ void SiloMaster::on_train(const Message& m) {
 void SiloMaster::on_finish(const Message& m) {
   if (m.status == "ABORTED") {
     FS_LOG_ERROR(log_, "the server aborted the run at round {}; stopping", m.round);
-    aborted_ = true;
+    exit_code_ = ExitCode::kAborted;
   } else if (!m.model.empty()) {
     try {
-      load_state(model_.module(), comm::get_model(store_, m.model, layout_, "final model"),
+      load_state(model_.module(), get_model(store_, m.model, layout_, "final model"),
                  "final model");
     } catch (const Error& e) {
       FS_LOG_ERROR(log_, "final model rejected: {}", e.what());

@@ -1,14 +1,17 @@
 #pragma once
-// A silo's side of the round protocol (DESIGN.md §2): the trainer with silo rank 0. It answers
-// the server, trains each round through a Trainer, and uploads the silo's model. Like the server
-// it is a state machine fed by a driver.
+// A silo's side of the round protocol (docs/protocol.md): the trainer with silo rank 0. It
+// answers the server, trains each round through a Trainer, and uploads the silo's model. Like
+// the server it is a state machine fed by a driver, reading time only through its Clock.
 #include <spdlog/logger.h>
-#include <chrono>
+
+#include <functional>
 #include <memory>
 #include <optional>
 
 #include "comm/object_store.h"
 #include "comm/transport.h"
+#include "core/clock.h"
+#include "cross_silo/driver_loop.h"
 #include "fedsilo/args.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/model.h"
@@ -17,25 +20,37 @@
 
 namespace fedsilo::cross_silo {
 
-// Called before local training with (round, data silo index), so a hierarchical silo can hand
-// the round and the freshly loaded global model to its workers.
-using RoundStart = std::function<void(int64_t round, int64_t data_silo_index)>;
+// Called before local training with the round, the data silo index and the global model's
+// verified blob, so a hierarchical silo can hand all three to its workers.
+using RoundStart =
+    std::function<void(int64_t round, int64_t data_silo_index, const std::string& model_blob)>;
 
-class SiloMaster {
+class SiloMaster : public DrivenMachine {
  public:
   SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& trainer,
              const FederatedDataset& dataset, comm::Transport& transport, comm::ObjectStore& store,
-             RoundStart on_round = nullptr);
+             RoundStart on_round = nullptr, Clock& clock = steady_clock());
 
   void start();
-  void handle(const comm::Message& m);
+  void handle(const comm::Message& m) override;
+  bool done() const override { return done_; }
+  ExitCode exit_code() const override { return exit_code_; }
+  bool aborted() const { return exit_code_ == ExitCode::kAborted; }
+  // Before the first round a silo waits as long as the server waits for everyone to come
+  // online; later, two rounds' time (the others' training plus evaluation).
+  Clock::time_point deadline() const override { return deadline_; }
+  ExitCode on_deadline() override;
   // After a reconnect to the broker: says ONLINE again and re-sends the last model it uploaded
   // (same message id, so a server that has it drops the repeat).
-  void on_reconnect();
-  // What the silo waits for, for log lines.
-  std::string waiting_for() const;
-  bool done() const { return done_; }
-  bool aborted() const { return aborted_; }
+  void on_reconnect() override;
+  void on_quiet() override {}
+  ExitCode on_signal(int sig) override;
+  std::string waiting_for() const override;
+  // Says OFFLINE to the server (a clean disconnect sends no last will) with `why`.
+  void leave(const std::string& why);
+  // The OFFLINE message the transport should publish if this silo vanishes.
+  static comm::Message last_will(const Args& args, int64_t silo_id);
+
   Model& model() { return model_; }
 
  private:
@@ -43,6 +58,7 @@ class SiloMaster {
   void on_finish(const comm::Message& m);
   void send_status(const std::string& status);
   comm::Message make(comm::MsgType type);
+  double ms_since(Clock::time_point t) const;
 
   Args args_;
   int64_t id_;
@@ -52,13 +68,15 @@ class SiloMaster {
   comm::Transport& transport_;
   comm::ObjectStore& store_;
   RoundStart on_round_;
+  Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   StateDict layout_;
   int64_t last_round_ = -1;
   std::optional<comm::Message> last_reply_;
   int64_t rounds_trained_ = 0;
   bool done_ = false;
-  bool aborted_ = false;
+  ExitCode exit_code_ = ExitCode::kCompleted;
+  Clock::time_point deadline_;
   int64_t seq_ = 0;
   std::string nonce_;
 };

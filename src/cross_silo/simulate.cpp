@@ -21,13 +21,18 @@ RunSummary simulate(const Args& args) {
 }
 
 RunSummary simulate(const Args& args, const FederatedDataset& dataset,
-                    const std::function<Model()>& make_model) {
-  auto t0 = Clock::now();
+                    const std::function<Model()>& make_model, SimulateOptions options) {
+  auto t0 = std::chrono::steady_clock::now();
   torch::set_num_threads(static_cast<int>(args.num_threads));
+  if (!options.trainer) options.trainer = registry::trainer_for(args.federated_optimizer);
+  if (!options.aggregator)
+    options.aggregator = registry::aggregators().get(args.federated_optimizer);
+  if (!options.evaluator) options.evaluator = evaluate_on_server(dataset);
   comm::InprocBus bus;
   comm::MemoryStore store;
   auto server_transport = bus.endpoint(0);
-  ServerManager server(args, make_model(), *server_transport, store, evaluate_on_server(dataset));
+  ServerManager server(args, make_model(), *server_transport, store, options.evaluator,
+                       options.aggregator(args));
 
   struct Silo {
     std::unique_ptr<comm::Transport> transport;
@@ -38,7 +43,7 @@ RunSummary simulate(const Args& args, const FederatedDataset& dataset,
   for (int id : args.client_id_list) {
     Silo s;
     s.transport = bus.endpoint(id);
-    s.trainer = std::make_unique<ClassificationTrainer>(args);
+    s.trainer = options.trainer(args, nullptr);
     s.master = std::make_unique<SiloMaster>(args, id, make_model(), *s.trainer, dataset,
                                             *s.transport, store);
     silos.push_back(std::move(s));
@@ -69,7 +74,7 @@ RunSummary simulate(const Args& args, const FederatedDataset& dataset,
   RunSummary summary;
   summary.output_dir = server.output_dir();
   summary.final_metrics = server.last_metrics();
-  summary.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  summary.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;
 }
 

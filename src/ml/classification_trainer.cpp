@@ -4,23 +4,11 @@
 
 #include "core/log.h"
 #include "core/seed.h"
+
 #include "fedsilo/trainer.h"
 
 namespace fedsilo {
 namespace {
-
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Args& a, torch::nn::Module& m) {
-  auto params = m.parameters();
-  if (a.client_optimizer == "adam") {
-    // FedML uses amsgrad=True for its Adam client optimizer.
-    return std::make_unique<torch::optim::Adam>(
-        params,
-        torch::optim::AdamOptions(a.learning_rate).weight_decay(a.weight_decay).amsgrad(true));
-  }
-  return std::make_unique<torch::optim::SGD>(
-      params,
-      torch::optim::SGDOptions(a.learning_rate).momentum(a.momentum).weight_decay(a.weight_decay));
-}
 
 // Batches go where the model is (the data stays on the CPU).
 torch::Device device_of(const torch::nn::Module& module) {
@@ -51,7 +39,8 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
   auto& module = model.module();
   module.train();
   auto device = device_of(module);
-  auto optimizer = make_optimizer(args_, module);
+  auto optimizer =
+      registry::client_optimizers().get(args_.client_optimizer)(args_, module.parameters());
   TrainResult result;
   result.num_samples = data.size();
   for (int64_t epoch = 0; epoch < args_.epochs; ++epoch) {

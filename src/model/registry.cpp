@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "core/config_choices.h"
 #include "fedsilo/error.h"
 #include "fedsilo/model.h"
 
@@ -39,25 +40,51 @@ struct CnnOriginalFedAvgImpl : torch::nn::Module {
 };
 TORCH_MODULE(CnnOriginalFedAvg);
 
+// Seeding and drawing the initial weights must not interleave with another thread's.
+std::mutex& seed_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 }  // namespace
 
 Model create(const Args& args, int64_t output_dim, int64_t input_dim) {
   if (output_dim < 1) throw ConfigError("model::create: output_dim must be >= 1");
-  // Seeding and drawing the initial weights must not interleave with another thread's.
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
+  auto factory = registry::models().get(args.model);
+  std::lock_guard<std::mutex> lock(seed_mutex());
   torch::manual_seed(args.random_seed);
-
-  if (args.model == "lr") return Model(LogisticRegression(input_dim, output_dim));
-  if (args.model == "cnn") {
-    if (input_dim != 28 * 28) {
-      throw ConfigError(
-          "config model_args.model = cnn: expects 28x28 single-channel inputs, the data has " +
-          std::to_string(input_dim) + " features");
-    }
-    return Model(CnnOriginalFedAvg(output_dim));
-  }
-  throw ConfigError("config model_args.model = " + args.model + ": must be one of: lr, cnn");
+  return factory(args, output_dim, input_dim);
 }
 
+}  // namespace fedsilo::model
+
+namespace fedsilo::registry {
+
+Registry<ModelFactory>& models() {
+  static Registry<ModelFactory>* r = [] {
+    auto* reg = new Registry<ModelFactory>("model_args.model");
+    reg->add("lr", [](const Args&, int64_t out, int64_t in) {
+      return Model(model::LogisticRegression(in, out));
+    });
+    reg->add("cnn", [](const Args&, int64_t out, int64_t in) {
+      if (in != 28 * 28) {
+        throw ConfigError(
+            "config model_args.model = cnn: expects 28x28 single-channel inputs, the data has " +
+            std::to_string(in) + " features");
+      }
+      return Model(model::CnnOriginalFedAvg(out));
+    });
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace fedsilo::registry
+
+namespace fedsilo::model {
+namespace {
+// model_args.model is checked against this registry when a config is loaded.
+[[maybe_unused]] const bool kChoicesRegistered =
+    (register_config_choices("model_args.model", [] { return registry::models().names(); }), true);
+}  // namespace
 }  // namespace fedsilo::model

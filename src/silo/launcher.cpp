@@ -3,15 +3,17 @@
 #include <csignal>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "core/subprocess.h"
+#include "fedsilo/exit_code.h"
+#include "silo/silo_role.h"
 
 namespace fedsilo::silo {
 using namespace std::chrono_literals;
 
 namespace {
-volatile std::sig_atomic_t g_signal = 0;
-extern "C" void on_launcher_signal(int sig) { g_signal = sig; }
 
 std::string describe(int code) {
   if (code > 128)
@@ -23,11 +25,7 @@ std::string describe(int code) {
 
 int launch_trainers(const Args& args, const std::vector<std::string>& trainer_argv) {
   auto log = logging::role_logger("Client", args.rank);
-  struct sigaction sa {};
-  sa.sa_handler = on_launcher_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  ScopedSignalHandlers forward_signals;
 
   int64_t world = args.n_proc_in_silo();
   int64_t first = args.node_rank_in_silo * args.n_proc_per_node;
@@ -44,19 +42,16 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
   std::vector<Child> children;
   for (int64_t i = 0; i < args.n_proc_per_node; ++i) {
     Subprocess::Options o;
-    o.env = {{"FEDSILO_SILO_RANK", std::to_string(first + i)},
-             {"FEDSILO_LOCAL_RANK", std::to_string(i)},
-             {"FEDSILO_WORLD_SIZE", std::to_string(world)}};
+    for (auto& [k, v] : SiloRole::trainer_environment(first + i, i, world)) o.env[k] = v;
     o.own_process_group = false;  // in the launcher's group: stopping the group stops them too
     o.die_with_parent = true;
     children.push_back({first + i, std::make_unique<Subprocess>(trainer_argv, o)});
     if (first + i == 0 && args.n_proc_per_node > 1) {
       // Let the silo master open the rendezvous store before the others look for it: c10d's
       // store client backs off for a second when it finds nobody listening.
-      auto deadline = std::chrono::steady_clock::now() +
-                      std::chrono::milliseconds(static_cast<int64_t>(args.online_timeout_s * 1000));
+      auto deadline = std::chrono::steady_clock::now() + seconds_to_duration(args.online_timeout_s);
       while (!children[0].proc->poll() && std::chrono::steady_clock::now() < deadline &&
-             !g_signal &&
+             !pending_signal() &&
              !wait_for_port(args.pg_master_address, static_cast<int>(args.pg_master_port), 100ms)) {
       }
     }
@@ -76,10 +71,10 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
   };
   size_t finished = 0;
   while (finished < children.size()) {
-    if (g_signal) {
-      FS_LOG_WARN(log, "launcher: signal {}; stopping the trainers", static_cast<int>(g_signal));
-      stop_all(g_signal);
-      return 130;
+    if (int sig = pending_signal()) {
+      FS_LOG_WARN(log, "launcher: signal {}; stopping the trainers", sig);
+      stop_all(sig);
+      return to_int(ExitCode::kInterrupted);
     }
     for (auto& c : children) {
       if (c.done) continue;
@@ -92,7 +87,11 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
                      "launcher: trainer {} of silo {} (pid {}) {}; stopping the other trainers",
                      c.silo_rank, args.rank, c.proc->pid(), describe(*code));
         stop_all(SIGTERM);
-        return *code == 3 || *code == 4 ? *code : 1;
+        // A trainer that saw the run end (deadline, abort) passes that on; anything else is a
+        // failure of this silo.
+        return *code == to_int(ExitCode::kDeadline) || *code == to_int(ExitCode::kAborted)
+                   ? *code
+                   : to_int(ExitCode::kFailed);
       }
     }
     std::this_thread::sleep_for(20ms);  // polling children; waitpid cannot also wait for signals

@@ -1,8 +1,10 @@
 #pragma once
 // Inside a silo, the master tells its workers what to do next over the process group: train
 // round r on data silo d starting from this global model, or finish, or abort. The model goes
-// as safetensors bytes, so a worker checks names, dtypes and shapes exactly as for a blob.
+// as the very safetensors bytes the master fetched and verified (no re-encoding), and a worker
+// checks names, dtypes and shapes exactly as for a blob.
 #include <cstdint>
+#include <string>
 
 #include "fedsilo/model.h"
 #include "silo/process_group.h"
@@ -17,8 +19,11 @@ struct SiloOrder {
   int64_t data_silo_index = -1;
 };
 
-// Master (rank 0): sends the order, and for kTrain the module's state.
-void send_order(SiloGroup& group, const SiloOrder& order, const torch::nn::Module& module);
+// Master (rank 0): sends the order, and for kTrain `model_bytes`, the global model as a blob
+// (encode_model's bytes; its size must be encoded_model_size of the layout, which every rank
+// computes on its own). `layout_bytes` is that size.
+void send_order(SiloGroup& group, const SiloOrder& order, const std::string& model_bytes,
+                int64_t layout_bytes);
 
 // Worker: waits for the next order (up to the group's op timeout) and for kTrain loads the
 // state into `module`.

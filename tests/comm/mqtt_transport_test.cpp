@@ -80,8 +80,8 @@ TEST(MqttTransport, RoundTripAndPerSiloTopics) {
   testutil::Broker broker;
   MqttTransport server(options_for(broker), "t", 0), silo1(options_for(broker), "t", 1),
       silo2(options_for(broker), "t", 2);
-  for (auto* t : {&server, &silo1, &silo2}) t->wait_connected(10s);
-  EXPECT_EQ(silo1.topic_for(status(1, "x")), "fedsilo/t/status/1");
+  for (auto* t : {&server, &silo1, &silo2}) t->connect(10s);
+  EXPECT_EQ(silo1.topic_for(status(1, "x")), "fedsilo/t/c2s/1");
   EXPECT_EQ(server.topic_for(check(2, "x")), "fedsilo/t/s2c/2");
 
   silo1.send(status(1, "1-1"));
@@ -101,15 +101,15 @@ TEST(MqttTransport, RoundTripAndPerSiloTopics) {
 TEST(MqttTransport, DropsRepeatsMalformedOversizedAndImpersonation) {
   testutil::Broker broker;
   MqttTransport server(options_for(broker), "t", 0);
-  server.wait_connected(10s);
+  server.connect(10s);
   RawPublisher raw(broker.port());
   auto good = encode(status(1, "1-7"));
-  raw.publish("fedsilo/t/status/1", good);
-  raw.publish("fedsilo/t/status/1", good);  // QoS 1 may deliver twice
-  raw.publish("fedsilo/t/status/1", "{not json");
-  raw.publish("fedsilo/t/status/1", std::string(kMaxMessageBytes + 10, 'x'));
-  raw.publish("fedsilo/t/status/1", encode(status(2, "2-1")));  // silo 2 posing as silo 1
-  raw.publish("fedsilo/t/status/1", encode(status(1, "1-8")));
+  raw.publish("fedsilo/t/c2s/1", good);
+  raw.publish("fedsilo/t/c2s/1", good);  // QoS 1 may deliver twice
+  raw.publish("fedsilo/t/c2s/1", "{not json");
+  raw.publish("fedsilo/t/c2s/1", std::string(kMaxMessageBytes + 10, 'x'));
+  raw.publish("fedsilo/t/c2s/1", encode(status(2, "2-1")));  // silo 2 posing as silo 1
+  raw.publish("fedsilo/t/c2s/1", encode(status(1, "1-8")));
   auto first = server.receive(10s);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->id, "1-7");
@@ -123,8 +123,8 @@ TEST(MqttTransport, DropsRepeatsMalformedOversizedAndImpersonation) {
 TEST(MqttTransport, ReconnectsAndDeliversWhatWasSentWhileTheBrokerWasDown) {
   testutil::Broker broker;
   MqttTransport server(options_for(broker), "t", 0), silo(options_for(broker), "t", 1);
-  server.wait_connected(10s);
-  silo.wait_connected(10s);
+  server.connect(10s);
+  silo.connect(10s);
   broker.stop();
   silo.send(status(1, "1-during-outage"));
   broker.start();
@@ -144,7 +144,7 @@ TEST(MqttTransport, UnreachableBrokerIsATimeoutNamingIt) {
   o.port = free_loopback_port();
   MqttTransport t(o, "t", 1);
   try {
-    t.wait_connected(1500ms);
+    t.connect(1500ms);
     FAIL();
   } catch (const TimeoutError& e) {
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(o.port)), std::string::npos)

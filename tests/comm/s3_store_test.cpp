@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include "comm/model_blob.h"
+#include "cross_silo/model_exchange.h"
 #include "fedsilo/error.h"
 #include "test_services.h"
 
 using namespace fedsilo;
 using namespace fedsilo::comm;
+using fedsilo::cross_silo::get_model;
+using fedsilo::cross_silo::put_model;
 
 namespace {
 S3Options options_for(const testutil::S3Server& s) {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "comm/safetensors.h"
+#include "ml/safetensors.h"
 #include "test_util.h"
 
 using namespace fedsilo;
@@ -31,8 +31,8 @@ TEST(Simulate, RunsAllRoundsEvaluatesAndWritesOutputs) {
   }
   EXPECT_EQ(rounds, 6);
   EXPECT_EQ(evaluated, (std::vector<int>{0, 2, 4, 5}));  // every 2 rounds and the last
-  auto model = comm::safetensors_decode(
-      testutil::read_file(summary.output_dir + "/final_model.safetensors"));
+  auto model =
+      safetensors_decode(testutil::read_file(summary.output_dir + "/final_model.safetensors"));
   ASSERT_EQ(model.size(), 2u);
   EXPECT_EQ(model[0].first, "linear.weight");
 }
@@ -102,8 +102,8 @@ TEST(Simulate, CustomModelWithBuffersIsTrainedAndAveraged) {
     return Model(BatchNormNet());
   });
   EXPECT_GT(summary.final_metrics["test_acc"].get<double>(), 0.5);
-  auto model = comm::safetensors_decode(
-      testutil::read_file(summary.output_dir + "/final_model.safetensors"));
+  auto model =
+      safetensors_decode(testutil::read_file(summary.output_dir + "/final_model.safetensors"));
   std::map<std::string, torch::Tensor> by_name(model.begin(), model.end());
   ASSERT_TRUE(by_name.count("bn.running_mean"));
   ASSERT_TRUE(by_name.count("bn.num_batches_tracked"));

@@ -8,6 +8,7 @@
 #include "core/subprocess.h"
 #include "fedsilo/error.h"
 #include "fedsilo/state_dict.h"
+#include "ml/model_blob.h"
 #include "silo/round_channel.h"
 #include "test_util.h"
 
@@ -98,8 +99,10 @@ TEST(DdpGradientSync, MasterHandsOutRoundsAndModels) {
     torch::NoGradGuard g;
     state_of(m.module())[0].second.fill_(1.0f);
   }
-  silo::send_order(*group, {silo::SiloCommand::kTrain, 7, 42}, m.module());
-  silo::send_order(*group, {silo::SiloCommand::kFinish}, m.module());
+  auto layout = state_of(m.module());
+  int64_t size = encoded_model_size(layout);
+  silo::send_order(*group, {silo::SiloCommand::kTrain, 7, 42}, encode_model(layout), size);
+  silo::send_order(*group, {silo::SiloCommand::kFinish}, "", size);
   worker.join();
 }
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "cli_run.h"
-#include "comm/safetensors.h"
+#include "ml/safetensors.h"
 
 using namespace fedsilo;
 using namespace std::chrono_literals;
@@ -24,8 +24,8 @@ std::vector<std::string> port_for_silo() {
 void expect_close_to_single_trainer(testutil::CliRun& run, const std::vector<std::string>& sets) {
   auto extra = sets;
   extra.push_back("train_args.batch_size=20");
-  auto got = comm::safetensors_decode(run.final_model());
-  auto want = comm::safetensors_decode(run.simulated_model(extra));
+  auto got = safetensors_decode(run.final_model());
+  auto want = safetensors_decode(run.simulated_model(extra));
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_TRUE(torch::allclose(got[i].second, want[i].second, 1e-4, 1e-5))

@@ -1,14 +1,17 @@
-#include "comm/safetensors.h"
+#include "ml/safetensors.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "comm/model_blob.h"
+#include "cross_silo/model_exchange.h"
+#include "ml/model_blob.h"
 #include "fedsilo/error.h"
 
 using namespace fedsilo;
 using namespace fedsilo::comm;
+using fedsilo::cross_silo::get_model;
+using fedsilo::cross_silo::put_model;
 
 namespace {
 StateDict sample() {
@@ -115,7 +118,7 @@ TEST(Safetensors, AnIndependentReaderAgrees) {
   std::ofstream(path, std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   std::string cmd = "python3 " + std::string(FEDSILO_SOURCE_DIR) +
-                    "/tests/comm/safetensors_reader.py " + path + " 2>&1";
+                    "/tests/ml/safetensors_reader.py " + path + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[1024];

@@ -8,10 +8,15 @@
 
 #include "fedsilo/state_dict.h"
 
-namespace fedsilo::comm {
+namespace fedsilo {
 
 std::string safetensors_encode(const StateDict& state,
                                const std::map<std::string, std::string>& metadata = {});
+
+// The size safetensors_encode() would produce, from names, dtypes and shapes alone: a given
+// layout and metadata always encode to the same number of bytes.
+int64_t safetensors_encoded_size(const StateDict& state,
+                                 const std::map<std::string, std::string>& metadata = {});
 
 // Validates the whole layout (header length, JSON, dtypes, shapes, offsets in range, no holes or
 // overlaps) before touching tensor bytes; throws ProtocolError saying what is wrong. Tensors come
@@ -19,4 +24,4 @@ std::string safetensors_encode(const StateDict& state,
 StateDict safetensors_decode(const std::string& bytes,
                              std::map<std::string, std::string>* metadata = nullptr);
 
-}  // namespace fedsilo::comm
+}  // namespace fedsilo

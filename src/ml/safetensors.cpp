@@ -1,4 +1,4 @@
-#include "comm/safetensors.h"
+#include "ml/safetensors.h"
 
 #include <torch/torch.h>
 
@@ -7,7 +7,7 @@
 
 #include "fedsilo/error.h"
 
-namespace fedsilo::comm {
+namespace fedsilo {
 using nlohmann::json;
 
 namespace {
@@ -32,31 +32,42 @@ const char* dtype_name(torch::ScalarType t) {
 
 constexpr uint64_t kMaxHeader = 100 * 1024 * 1024;
 
-}  // namespace
-
-std::string safetensors_encode(const StateDict& state,
-                               const std::map<std::string, std::string>& metadata) {
+// The padded JSON header and the size of the data that follows it.
+std::pair<std::string, uint64_t> header_of(const StateDict& state,
+                                           const std::map<std::string, std::string>& metadata) {
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<torch::Tensor> data;
   uint64_t offset = 0;
   for (const auto& [name, t] : state) {
-    auto c = t.detach().to(torch::kCPU).contiguous();
-    uint64_t bytes = c.numel() * c.element_size();
-    header[name] = {{"dtype", dtype_name(c.scalar_type())},
-                    {"shape", c.sizes().vec()},
+    uint64_t bytes = t.numel() * t.element_size();
+    header[name] = {{"dtype", dtype_name(t.scalar_type())},
+                    {"shape", t.sizes().vec()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
-    data.push_back(c);
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // the spec pads the header with spaces to 8 bytes
+  return {h, offset};
+}
+
+}  // namespace
+
+int64_t safetensors_encoded_size(const StateDict& state,
+                                 const std::map<std::string, std::string>& metadata) {
+  auto [h, data] = header_of(state, metadata);
+  return static_cast<int64_t>(8 + h.size() + data);
+}
+
+std::string safetensors_encode(const StateDict& state,
+                               const std::map<std::string, std::string>& metadata) {
+  auto [h, offset] = header_of(state, metadata);
   std::string out(8 + h.size() + offset, '\0');
   uint64_t n = h.size();
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
   std::memcpy(&out[8], h.data(), h.size());
   char* p = &out[8 + h.size()];
-  for (const auto& c : data) {
+  for (const auto& [name, t] : state) {
+    auto c = t.detach().to(torch::kCPU).contiguous();
     size_t bytes = c.numel() * c.element_size();
     if (bytes) std::memcpy(p, c.data_ptr(), bytes);
     p += bytes;
@@ -158,4 +169,4 @@ StateDict safetensors_decode(const std::string& bytes,
   return out;
 }
 
-}  // namespace fedsilo::comm
+}  // namespace fedsilo

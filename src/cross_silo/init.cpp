@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "core/log.h"
-#include "fedsilo/distributed.h"
+#include "silo/silo_role.h"
 #include "fedsilo/error.h"
 #include "fedsilo/fedsilo.h"
 
@@ -46,7 +46,7 @@ Args init(int argc, char** argv) {
     }
     args.node_rank_in_silo = node_rank;
   }
-  std::string log_name = args.rank == 0 ? "server.log" : silo_log_name(args);
+  std::string log_name = args.rank == 0 ? "server.log" : silo::SiloRole::of(args).log_name(args);
   logging::init((std::filesystem::path(args.run_output_dir()) / log_name).string(), args.log_level);
   return args;
 }

@@ -1,0 +1,36 @@
+#pragma once
+// What one round did, as the server saw it: the protocol fills it in, the RunRecorder turns it
+// into a metrics.jsonl line, the progress log line and report.html.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace fedsilo::cross_silo {
+
+struct SiloRoundStats {
+  int64_t silo = 0;
+  int64_t data_silo_index = -1;
+  int64_t num_samples = 0;
+  double server_download_ms = 0;  // fetch + verify the silo's blob
+  double notify_ms = 0;           // the SEND_MODEL message's hop through the transport
+  double fold_ms = 0;             // Aggregator::accumulate
+  nlohmann::json reported = nlohmann::json::object();  // the silo's own figures (train_ms, ...)
+};
+
+struct RoundStats {
+  int64_t round = 0;
+  std::vector<SiloRoundStats> silos;                  // in arrival order
+  double server_upload_ms = 0;                        // encode + put the global model
+  double aggregate_ms = 0;                            // Aggregator::report + load into the model
+  std::optional<double> evaluate_ms;                  // on rounds that evaluate
+  nlohmann::json metrics = nlohmann::json::object();  // evaluation: test_acc, test_loss, ...
+  double round_ms = 0;
+  double elapsed_s = 0;  // since the server started
+
+  // One metrics.jsonl object (docs/config.md, "Outputs").
+  nlohmann::json to_json() const;
+};
+
+}  // namespace fedsilo::cross_silo

@@ -1,0 +1,74 @@
+// The built-in aggregators, trainers and client optimizers. Adding one is one line here (or a
+// registry::...().add() call in the user's program).
+#include <torch/torch.h>
+
+#include "core/config_choices.h"
+#include "fedsilo/aggregator.h"
+#include "fedsilo/trainer.h"
+
+namespace fedsilo::registry {
+
+Registry<AggregatorFactory>& aggregators() {
+  static Registry<AggregatorFactory>* r = [] {
+    auto* reg = new Registry<AggregatorFactory>("train_args.federated_optimizer");
+    reg->add("FedAvg", [](const Args&) { return std::make_unique<FedAvgAggregator>(); });
+    return reg;
+  }();
+  return *r;
+}
+
+Registry<TrainerFactory>& trainers() {
+  static Registry<TrainerFactory>* r = [] {
+    auto* reg = new Registry<TrainerFactory>("train_args.federated_optimizer");
+    reg->add("FedAvg", [](const Args& a, GradientSync* sync) {
+      return std::make_unique<ClassificationTrainer>(a, sync);
+    });
+    return reg;
+  }();
+  return *r;
+}
+
+Registry<OptimizerFactory>& client_optimizers() {
+  static Registry<OptimizerFactory>* r = [] {
+    auto* reg = new Registry<OptimizerFactory>("train_args.client_optimizer");
+    reg->add("sgd",
+             [](const Args& a,
+                std::vector<torch::Tensor> params) -> std::unique_ptr<torch::optim::Optimizer> {
+               return std::make_unique<torch::optim::SGD>(params,
+                                                          torch::optim::SGDOptions(a.learning_rate)
+                                                              .momentum(a.momentum)
+                                                              .weight_decay(a.weight_decay));
+             });
+    // FedML uses amsgrad=True for its Adam client optimizer.
+    reg->add("adam",
+             [](const Args& a,
+                std::vector<torch::Tensor> params) -> std::unique_ptr<torch::optim::Optimizer> {
+               return std::make_unique<torch::optim::Adam>(
+                   params, torch::optim::AdamOptions(a.learning_rate)
+                               .weight_decay(a.weight_decay)
+                               .amsgrad(true));
+             });
+    return reg;
+  }();
+  return *r;
+}
+
+TrainerFactory trainer_for(const std::string& federated_optimizer) {
+  auto& reg = trainers();
+  return reg.get(reg.contains(federated_optimizer) ? federated_optimizer : "FedAvg");
+}
+
+}  // namespace fedsilo::registry
+
+namespace fedsilo {
+namespace {
+// The config keys are checked against these registries when a config is loaded.
+[[maybe_unused]] const bool kChoicesRegistered = [] {
+  register_config_choices("train_args.federated_optimizer",
+                          [] { return registry::aggregators().names(); });
+  register_config_choices("train_args.client_optimizer",
+                          [] { return registry::client_optimizers().names(); });
+  return true;
+}();
+}  // namespace
+}  // namespace fedsilo

@@ -101,7 +101,7 @@ void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
   std::vector<int> ids;
   std::set<int> seen;
   for (const auto& e : list) {
-    int id = static_cast<int>(config::integer(e, path, 1, 1 << 20));
+    int id = static_cast<int>(config::integer(e, path, INT32_MIN, INT32_MAX));
     if (id < 1) bad(path, n, "silo ids start at 1 (rank 0 is the server)");
     if (!seen.insert(id).second) bad(path, n, fmt::format("silo id {} appears twice", id));
     ids.push_back(id);

@@ -17,7 +17,8 @@ ExitCode drive(DrivenMachine& machine, comm::Transport& transport, Clock& clock,
     if (auto m = transport.receive(std::chrono::ceil<std::chrono::milliseconds>(wait))) {
       machine.handle(*m);
       last_progress = clock.now();
-    } else if (clock.now() - last_progress >= options.quiet_interval) {
+    } else if (auto t = clock.now();
+               t < machine.deadline() && t - last_progress >= options.quiet_interval) {
       SPDLOG_LOGGER_INFO(&log, "waiting for {} ({:.0f} s left)", machine.waiting_for(),
                          std::chrono::duration<double>(machine.deadline() - clock.now()).count());
       machine.on_quiet();

@@ -18,7 +18,8 @@ int64_t DdpGradientSync::sync(torch::nn::Module& module, int64_t local_samples) 
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     grads.push_back(p.grad());
   }
-  // Buckets of consecutive gradients; the sample count goes last, as float64 so it is exact.
+  // Buckets of consecutive gradients; the sample count goes last, in the gradients' dtype
+  // (float32 counts are exact up to 2^24 samples per step, far beyond any batch).
   std::vector<std::vector<size_t>> members(1);
   int64_t bytes = 0;
   for (size_t i = 0; i < grads.size(); ++i) {

@@ -1,8 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "comm/mqtt_options.h"
+#include "core/args_json.h"
 #include "fedsilo/args.h"
 #include "fedsilo/error.h"
+#include "test_util.h"
 
+using namespace fedsilo;
 using fedsilo::Args;
 using fedsilo::ConfigError;
 
@@ -106,4 +112,45 @@ TEST(Args, MissingFileIsNamed) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/fedml_config.yaml"), std::string::npos);
   }
+}
+
+TEST(Args, DirectoryOrEmptyConfigFileIsAnError) {
+  testutil::TempDir dir;
+  for (const auto& [path, want] : std::vector<std::pair<std::string, std::string>>{
+           {dir.path(), "is a directory"}, {dir / "empty.yaml", "is empty"}}) {
+    if (want == "is empty") std::ofstream(path) << "\n  \n";
+    try {
+      fedsilo::load_args(path);
+      FAIL() << path;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Args, JsonDumpHasEveryKeyTheSchemaReads) {
+  auto a = parse_args_yaml("client_silo_args: {node_rank_in_silo: 0}\n",
+                           {"comm_args.mqtt_config_path=m.yaml", "train_args.comm_round=7"});
+  auto j = args_to_json(a);
+  EXPECT_EQ(j["comm_args"]["mqtt_config_path"], "m.yaml");
+  EXPECT_EQ(j["client_silo_args"]["node_rank_in_silo"], 0);
+  EXPECT_EQ(j["train_args"]["comm_round"], 7);
+  EXPECT_EQ(j["train_args"]["client_id_list"], nlohmann::json::array({1}));
+  EXPECT_FALSE(j["tracking_args"].contains("wandb_key")) << "ignored keys are not dumped";
+}
+
+TEST(Args, FlatKeyFilesWordErrorsLikeTheMainConfig) {
+  testutil::TempDir dir;
+  std::ofstream(dir / "mqtt.yaml") << "BROKER_HOST: 127.0.0.1\nBROKER_PORT: [1, 2]\n";
+  try {
+    comm::load_mqtt_options(dir / "mqtt.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("config BROKER_PORT = [1, 2]: must be an integer in [1, 65535]"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("mqtt.yaml"), std::string::npos) << what;
+  }
+  EXPECT_THROW(comm::load_mqtt_options(dir.path()), ConfigError) << "a directory is named";
 }

@@ -1,0 +1,140 @@
+// The driver loop, server and silo master in simulated time: a clock the test owns and a
+// transport whose waits advance it, so deadlines and resends are checked without sleeping.
+#include "cross_silo/driver_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "comm/inproc_transport.h"
+#include "core/log.h"
+#include "cross_silo/server_manager.h"
+#include "cross_silo/silo_master.h"
+#include "test_util.h"
+
+using namespace fedsilo;
+using namespace fedsilo::comm;
+using namespace std::chrono_literals;
+
+namespace {
+
+class ManualClock : public Clock {
+ public:
+  time_point now() const override { return now_; }
+  void advance(duration d) { now_ += d; }
+
+ private:
+  time_point now_{};
+};
+
+// Wraps an in-process endpoint; a wait with nothing to read passes the time it would have
+// waited on the manual clock, at once.
+class SimulatedTimeTransport : public Transport {
+ public:
+  SimulatedTimeTransport(std::unique_ptr<Transport> inner, ManualClock& clock)
+      : inner_(std::move(inner)), clock_(clock) {}
+  void send(const Message& m) override {
+    sent.push_back(m);
+    inner_->send(m);
+  }
+  std::optional<Message> receive(std::chrono::milliseconds timeout) override {
+    if (auto m = inner_->receive(0ms)) return m;
+    clock_.advance(timeout);
+    waited += timeout;
+    return std::nullopt;
+  }
+  std::vector<Message> sent;
+  std::chrono::milliseconds waited{0};
+
+ private:
+  std::unique_ptr<Transport> inner_;
+  ManualClock& clock_;
+};
+
+std::vector<Message> drain(Transport& t) {
+  std::vector<Message> out;
+  while (auto m = t.receive(0ms)) out.push_back(*m);
+  return out;
+}
+
+auto quiet_logger() { return logging::role_logger("Test", 0); }
+
+}  // namespace
+
+TEST(DriverLoop, ServerGivesUpAtTheOnlineDeadlineInSimulatedTime) {
+  testutil::TempDir dir;
+  auto args =
+      testutil::small_args(dir.path(), dir / "log",
+                           {"comm_args.online_timeout_s=3600", "comm_args.resend_interval_s=600"});
+  InprocBus bus;
+  ManualClock clock;
+  SimulatedTimeTransport server_end(bus.endpoint(0), clock);
+  auto silo1 = bus.endpoint(1), silo2 = bus.endpoint(2);
+  MemoryStore store;
+  cross_silo::ServerManager server(args, model::create(args, 10), server_end, store, nullptr,
+                                   nullptr, clock);
+  server.start();
+  cross_silo::DriverOptions options;
+  options.quiet_interval = seconds_to_duration(args.resend_interval_s);
+  auto code = cross_silo::drive(server, server_end, clock, options, *quiet_logger());
+  EXPECT_EQ(code, ExitCode::kDeadline);
+  EXPECT_GE(server_end.waited, 3600s);
+  EXPECT_LT(server_end.waited, 3601s) << "it stops at the deadline, not later";
+  // 1 CHECK_CLIENT_STATUS at start, one more every 600 s of silence (5 before the deadline),
+  // then FINISH(ABORTED).
+  auto to2 = drain(*silo2);
+  ASSERT_EQ(to2.size(), 7u);
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(to2[i].type, MsgType::kCheckClientStatus);
+  EXPECT_EQ(to2.back().type, MsgType::kFinish);
+  EXPECT_EQ(to2.back().status, "ABORTED");
+}
+
+TEST(DriverLoop, SiloMasterLeavesAtItsDeadlineAndSaysWhy) {
+  testutil::TempDir dir;
+  testutil::make_synthetic_mnist(dir.path(), 100, 20);
+  auto args = testutil::small_args(dir.path(), dir / "log", {"comm_args.online_timeout_s=120"});
+  auto [dataset, classes] = data::load_cross_silo(args);
+  InprocBus bus;
+  ManualClock clock;
+  auto server_end = bus.endpoint(0);
+  SimulatedTimeTransport silo_end(bus.endpoint(1), clock);
+  MemoryStore store;
+  ClassificationTrainer trainer(args);
+  cross_silo::SiloMaster master(args, 1, model::create(args, classes), trainer, dataset, silo_end,
+                                store, nullptr, clock);
+  master.start();
+  auto code = cross_silo::drive(master, silo_end, clock, {}, *quiet_logger());
+  EXPECT_EQ(code, ExitCode::kDeadline);
+  EXPECT_EQ(silo_end.waited, 120s);
+  auto to_server = drain(*server_end);
+  ASSERT_EQ(to_server.size(), 2u);
+  EXPECT_EQ(to_server[0].status, "ONLINE");
+  EXPECT_EQ(to_server[1].status, "OFFLINE");
+  EXPECT_EQ(to_server[1].metrics["reason"], "deadline passed");
+}
+
+TEST(DriverLoop, AnyMessageFromTheServerExtendsTheSilosDeadline) {
+  testutil::TempDir dir;
+  testutil::make_synthetic_mnist(dir.path(), 100, 20);
+  auto args = testutil::small_args(
+      dir.path(), dir / "log", {"comm_args.online_timeout_s=10", "comm_args.round_timeout_s=50"});
+  auto [dataset, classes] = data::load_cross_silo(args);
+  InprocBus bus;
+  ManualClock clock;
+  auto server_end = bus.endpoint(0);
+  SimulatedTimeTransport silo_end(bus.endpoint(1), clock);
+  MemoryStore store;
+  ClassificationTrainer trainer(args);
+  cross_silo::SiloMaster master(args, 1, model::create(args, classes), trainer, dataset, silo_end,
+                                store, nullptr, clock);
+  master.start();
+  Message check;
+  check.type = MsgType::kCheckClientStatus;
+  check.id = "0-1";
+  check.run_id = args.run_id;
+  check.receiver = 1;
+  server_end->send(check);
+  auto code = cross_silo::drive(master, silo_end, clock, {}, *quiet_logger());
+  EXPECT_EQ(code, ExitCode::kDeadline);
+  EXPECT_EQ(silo_end.waited, 100s) << "after a message the silo waits 2 x round_timeout_s";
+}

@@ -11,6 +11,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libmosquitto-dev mosquitto               # MQTT client library and broker
   libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libsodium-dev                            # Ed25519 message signatures
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist                    # Fashion-MNIST for scripts/get-data.sh
   chromium                                 # renders report.html in the report test

@@ -39,6 +39,9 @@ struct Args {
   double learning_rate = 0.03;
   double momentum = 0.0;
   double weight_decay = 0.0;
+  // Upper bound on the num_samples (FedAvg weight) a silo may report; 0 = only the data
+  // silo's own size bounds it (when the server knows the partition).
+  int64_t max_samples_per_silo = 0;
 
   // validation_args
   int64_t frequency_of_the_test = 1;
@@ -65,6 +68,10 @@ struct Args {
   std::string log_level = "info";
   bool enable_wandb = false;
 
+  // security_args
+  bool message_signing = true;  // false: an explicit, warned opt-out (forged messages accepted)
+  std::string key_dir;          // signing keys; empty = <log_file_dir>/keys
+
   // client_silo_args
   int64_t n_node_in_silo = 1;
   int64_t n_proc_per_node = 1;
@@ -84,6 +91,8 @@ struct Args {
   // A path from the config: as given when it exists (FedML resolves against the working
   // directory), otherwise relative to the config file's folder.
   std::string resolve(const std::string& path) const;
+  // The folder of the signing keys (security_args.key_dir).
+  std::string signing_key_dir() const;
 };
 
 // Loads a config file. `overrides` are "section.key=value" strings applied before validation,

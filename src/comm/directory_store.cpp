@@ -38,7 +38,7 @@ void DirectoryStore::put(const std::string& key, const std::string& bytes) {
                 ec.message());
 }
 
-std::string DirectoryStore::get(const std::string& key) {
+std::string DirectoryStore::get(const std::string& key, int64_t max_bytes) {
   auto path = path_of(key);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -47,9 +47,21 @@ std::string DirectoryStore::get(const std::string& key) {
       throw NotFoundError("object store: no object " + key + " in " + root_);
     throw Error("object store: cannot read " + path);
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // Read at most max_bytes + 1: a file that grows or lies about its size cannot make us read
+  // (or allocate) more than the caller allows.
+  std::string out;
+  const int64_t cap = max_bytes == kNoSizeLimit ? kNoSizeLimit : max_bytes + 1;
+  char buf[1 << 16];
+  while (in && static_cast<int64_t>(out.size()) < cap) {
+    auto want = std::min<int64_t>(sizeof(buf), cap - static_cast<int64_t>(out.size()));
+    in.read(buf, want);
+    out.append(buf, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) throw Error("object store: cannot read " + path);
+  if (static_cast<int64_t>(out.size()) > max_bytes)
+    throw TooLargeError("object store: object " + key + " in " + root_ + " is larger than the " +
+                        std::to_string(max_bytes) + " bytes allowed");
+  return out;
 }
 
 void DirectoryStore::remove(const std::string& key) {

@@ -22,11 +22,15 @@ void MemoryStore::put(const std::string& key, const std::string& bytes) {
   objects_[key] = bytes;
 }
 
-std::string MemoryStore::get(const std::string& key) {
+std::string MemoryStore::get(const std::string& key, int64_t max_bytes) {
   check_key(key);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) throw NotFoundError("object store: no object " + key);
+  if (static_cast<int64_t>(it->second.size()) > max_bytes)
+    throw TooLargeError("object store: object " + key + " has " +
+                        std::to_string(it->second.size()) + " bytes, more than the " +
+                        std::to_string(max_bytes) + " allowed");
   return it->second;
 }
 

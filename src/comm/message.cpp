@@ -45,6 +45,7 @@ std::string encode(const Message& m) {
   if (!m.status.empty()) j["status"] = m.status;
   if (!m.metrics.empty()) j["metrics"] = m.metrics;
   if (m.sent_at_us) j["sent_at_us"] = m.sent_at_us;
+  if (m.seq) j["seq"] = m.seq;
   return j.dump();
 }
 
@@ -109,6 +110,8 @@ Message decode(const std::string& payload) {
   if (m.num_samples < 0) throw ProtocolError("message: field num_samples is negative");
   m.status = field<std::string>(j, "status", false, "");
   m.sent_at_us = field<int64_t>(j, "sent_at_us", false, 0);
+  m.seq = field<int64_t>(j, "seq", false, 0);
+  if (m.seq < 0) throw ProtocolError("message: field seq is negative");
   if (j.contains("metrics")) {
     if (!j["metrics"].is_object()) throw ProtocolError("message: field metrics must be an object");
     m.metrics = j["metrics"];

@@ -35,6 +35,9 @@ struct Message {
   int64_t num_samples = 0;
   std::string status;      // CLIENT_STATUS: ONLINE / FINISHED / OFFLINE
   int64_t sent_at_us = 0;  // sender's wall clock (µs since the epoch), for hop latencies
+  // Per-sender sequence number, set by a signing transport: it only grows, so a receiver drops
+  // a replayed message even after the id has left its memory of recent ids.
+  int64_t seq = 0;
   nlohmann::json metrics = nlohmann::json::object();
 };
 

@@ -20,12 +20,15 @@ std::string role(int64_t id) { return id == 0 ? "server" : "silo " + std::to_str
 }  // namespace
 
 MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id,
-                             const std::optional<Message>& last_will)
+                             const std::optional<Message>& last_will,
+                             std::shared_ptr<MessageAuth> auth)
     : options_(options),
       run_id_(run_id),
       self_(self_id),
       prefix_("fedsilo/" + run_id + "/"),
-      log_(logging::role_logger(self_id == 0 ? "Server" : "Client", self_id)) {
+      log_(logging::role_logger(self_id == 0 ? "Server" : "Client", self_id)),
+      auth_(std::move(auth)),
+      next_out_seq_(now_us()) {
   std::call_once(lib_once, [] { mosquitto_lib_init(); });
   std::random_device rd;
   std::string client_id =
@@ -55,7 +58,7 @@ MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_
     mosquitto_tls_insecure_set(mosq_, options_.tls_insecure);
   }
   if (last_will) {
-    auto payload = encode(*last_will);
+    auto payload = auth_ ? auth_->seal(encode(*last_will)) : encode(*last_will);
     auto topic = topic_for(*last_will);
     mosquitto_will_set(mosq_, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1,
                        false);
@@ -177,18 +180,30 @@ bool MqttTransport::remember(const std::string& id) {
   return true;
 }
 
-void MqttTransport::handle_incoming(const std::string& topic, const std::string& payload) {
+void MqttTransport::handle_incoming(const std::string& topic, const std::string& wire) {
+  // The topic says who may have sent it (a broker ACL enforces that); the signature and the
+  // body must agree. Topic ids are canonical decimal ("01" is not silo 1).
+  auto slash = topic.rfind('/');
+  std::string topic_id = slash == std::string::npos ? "" : topic.substr(slash + 1);
+  int64_t expected_sender = 0;
+  if (self_ == 0) {
+    bool canonical = !topic_id.empty() && topic_id.size() <= 9 && topic_id[0] != '0' &&
+                     topic_id.find_first_not_of("0123456789") == std::string::npos;
+    if (!canonical) {
+      FS_LOG_WARN(log_, "mqtt: dropping a message on {}: not a silo topic", topic);
+      return;
+    }
+    expected_sender = std::stoll(topic_id);
+  }
   Message m;
   try {
-    m = decode(payload);
+    if (wire.size() > kMaxMessageBytes + 64)
+      throw ProtocolError("message of " + std::to_string(wire.size()) + " bytes exceeds the limit");
+    m = decode(auth_ ? auth_->open(wire, expected_sender) : wire);
   } catch (const ProtocolError& e) {
     FS_LOG_WARN(log_, "mqtt: dropping a message on {}: {}", topic, e.what());
     return;
   }
-  // The topic says who may have sent it (a broker ACL enforces that); the body must agree.
-  auto slash = topic.rfind('/');
-  std::string topic_id = slash == std::string::npos ? "" : topic.substr(slash + 1);
-  int64_t expected_sender = self_ == 0 ? std::atoll(topic_id.c_str()) : 0;
   if (m.sender != expected_sender || (self_ != 0 && m.receiver != self_)) {
     FS_LOG_WARN(log_, "mqtt: dropping {} {} on {}: it claims sender {} / receiver {}",
                 to_string(m.type), m.id, topic, m.sender, m.receiver);
@@ -200,6 +215,18 @@ void MqttTransport::handle_incoming(const std::string& topic, const std::string&
       FS_LOG_INFO(log_, "mqtt: dropping a repeat of {} {} from {}", to_string(m.type), m.id,
                   role(m.sender));
       return;
+    }
+    // A silo's last will was signed when it connected, so its sequence number is old by
+    // design; an OFFLINE status changes nothing but a log line and the silo's online mark.
+    bool will = m.type == MsgType::kClientStatus && m.status == "OFFLINE";
+    if (auth_ && !will) {
+      auto& last = last_seq_[m.sender];
+      if (m.seq <= last) {
+        FS_LOG_WARN(log_, "mqtt: dropping {} {} from {}: sequence {} is not above {} (replay)",
+                    to_string(m.type), m.id, role(m.sender), m.seq, last);
+        return;
+      }
+      last = m.seq;
     }
     inbox_.push_back(std::move(m));
   }
@@ -244,14 +271,17 @@ void MqttTransport::publish_pending() {
 }
 
 void MqttTransport::send(const Message& m) {
-  auto payload = encode(m);
-  if (payload.size() > kMaxMessageBytes) {
-    throw ProtocolError("mqtt: message of " + std::to_string(payload.size()) +
-                        " bytes exceeds the limit");
-  }
   uint64_t seq;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    Message out = m;
+    out.seq = ++next_out_seq_;
+    auto payload = encode(out);
+    if (payload.size() > kMaxMessageBytes) {
+      throw ProtocolError("mqtt: message of " + std::to_string(payload.size()) +
+                          " bytes exceeds the limit");
+    }
+    if (auth_) payload = auth_->seal(payload);
     seq = next_seq_++;
     outbox_.push_back({seq, topic_for(m), std::move(payload), -1});
   }

@@ -12,11 +12,13 @@
 #include <condition_variable>
 #include <deque>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 
+#include "comm/message_auth.h"
 #include "comm/mqtt_options.h"
 #include "comm/transport.h"
 
@@ -28,9 +30,13 @@ namespace fedsilo::comm {
 class MqttTransport : public Transport {
  public:
   // self_id 0 = the server; k = silo k. `last_will`, when given, is what the broker publishes
-  // for this endpoint if it vanishes without a clean disconnect.
+  // for this endpoint if it vanishes without a clean disconnect. With `auth`, every message sent
+  // is signed and every message received must verify as its topic's sender's, with a sequence
+  // number above the last one seen from that sender; without it (an explicit, warned opt-out)
+  // anyone who can publish on the broker can forge messages.
   MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id,
-                const std::optional<Message>& last_will = std::nullopt);
+                const std::optional<Message>& last_will = std::nullopt,
+                std::shared_ptr<MessageAuth> auth = nullptr);
   ~MqttTransport() override;
 
   void send(const Message& m) override;
@@ -74,6 +80,9 @@ class MqttTransport : public Transport {
   std::set<int> early_acks_;
   uint64_t next_seq_ = 0;
   std::set<std::string> seen_ids_;
+  std::shared_ptr<MessageAuth> auth_;
+  int64_t next_out_seq_;                 // this endpoint's sequence, from its start time in µs
+  std::map<int64_t, int64_t> last_seq_;  // sender -> highest sequence accepted
   std::deque<std::string> seen_order_;
   bool subscribed_ = false;
   bool ever_subscribed_ = false;

@@ -1,9 +1,12 @@
 #pragma once
 // Where model blobs live. Keys are '/'-separated paths; values are opaque bytes. Every store
 // keeps the same contract, so callers handle one set of errors:
-//   get     a missing key throws NotFoundError naming it; any other failure throws Error;
+//   get     a missing key throws NotFoundError naming it; an object larger than `max_bytes`
+//           throws TooLargeError without reading more than max_bytes + 1 bytes of it; any
+//           other failure throws Error;
 //   remove  a missing key is not an error (S3's DELETE semantics); any other failure throws;
 //   keys    empty, absolute or '..' segments are refused with Error before any I/O.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +22,13 @@ class NotFoundError : public Error {
   using Error::Error;
 };
 
+class TooLargeError : public Error {
+ public:
+  using Error::Error;
+};
+
+constexpr int64_t kNoSizeLimit = INT64_MAX;
+
 // Throws Error naming `key` when it is empty, starts with '/', or has an empty, "." or ".."
 // segment: such a key could name an object outside the store's folder or bucket.
 void check_key(const std::string& key);
@@ -27,7 +37,8 @@ class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
   virtual void put(const std::string& key, const std::string& bytes) = 0;
-  virtual std::string get(const std::string& key) = 0;
+  virtual std::string get(const std::string& key, int64_t max_bytes) = 0;
+  std::string get(const std::string& key) { return get(key, kNoSizeLimit); }
   virtual void remove(const std::string& key) = 0;
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
 };
@@ -35,8 +46,9 @@ class ObjectStore {
 // For simulate and tests.
 class MemoryStore : public ObjectStore {
  public:
+  using ObjectStore::get;
   void put(const std::string& key, const std::string& bytes) override;
-  std::string get(const std::string& key) override;
+  std::string get(const std::string& key, int64_t max_bytes) override;
   void remove(const std::string& key) override;
   std::vector<std::string> list(const std::string& prefix) override;
 
@@ -50,8 +62,9 @@ class MemoryStore : public ObjectStore {
 class DirectoryStore : public ObjectStore {
  public:
   explicit DirectoryStore(std::string root);
+  using ObjectStore::get;
   void put(const std::string& key, const std::string& bytes) override;
-  std::string get(const std::string& key) override;
+  std::string get(const std::string& key, int64_t max_bytes) override;
   void remove(const std::string& key) override;
   std::vector<std::string> list(const std::string& prefix) override;
 

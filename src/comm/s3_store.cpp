@@ -27,8 +27,23 @@ size_t read_cb(char* buf, size_t size, size_t n, void* ud) {
   return len;
 }
 
+struct Sink {
+  std::string* out;
+  int64_t limit;  // for a successful response's body; error bodies are small XML
+  CURL* curl;
+  bool overflow = false;
+};
+
 size_t write_cb(char* buf, size_t size, size_t n, void* ud) {
-  static_cast<std::string*>(ud)->append(buf, size * n);
+  auto* s = static_cast<Sink*>(ud);
+  long status = 0;
+  curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+  bool body_limited = status < 300 || s->out->size() + size * n > (1u << 20);
+  if (body_limited && static_cast<int64_t>(s->out->size() + size * n) > s->limit) {
+    s->overflow = true;
+    return 0;  // curl stops the transfer
+  }
+  s->out->append(buf, size * n);
   return size * n;
 }
 
@@ -135,7 +150,7 @@ std::string S3Store::url(const std::string& key, const std::string& query) const
 
 S3Store::Response S3Store::request(const std::string& method, const std::string& key,
                                    const std::string& query, const std::string* body,
-                                   const std::string& what) {
+                                   const std::string& what, int64_t max_body) {
   if (!key.empty()) check_key(key);  // bucket-level requests have no key
   std::lock_guard<std::mutex> lock(mu_);
   std::string error;
@@ -158,7 +173,8 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl_, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &r.body);
+    Sink sink{&r.body, max_body, curl_};
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &r.etag);
     if (method == "HEAD") curl_easy_setopt(curl_, CURLOPT_NOBODY, 1L);
@@ -177,6 +193,10 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
+    if (sink.overflow) {
+      throw TooLargeError("s3: " + what + ": the object is larger than the " +
+                          std::to_string(max_body) + " bytes allowed");
+    }
     if (rc != CURLE_OK) {
       error = std::string(curl_easy_strerror(rc));
       continue;
@@ -237,9 +257,9 @@ void S3Store::put_multipart(const std::string& key, const std::string& bytes) {
   }
 }
 
-std::string S3Store::get(const std::string& key) {
+std::string S3Store::get(const std::string& key, int64_t max_bytes) {
   auto what = "GET " + o_.bucket + "/" + key;
-  auto r = request("GET", key, "", nullptr, what);
+  auto r = request("GET", key, "", nullptr, what, max_bytes);
   if (r.status == 404)
     throw NotFoundError("object store: no object " + key + " in bucket " + o_.bucket);
   if (r.status != 200) fail(what, r);

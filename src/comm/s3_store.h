@@ -36,7 +36,8 @@ class S3Store : public ObjectStore {
   ~S3Store() override;
 
   void put(const std::string& key, const std::string& bytes) override;
-  std::string get(const std::string& key) override;
+  using ObjectStore::get;
+  std::string get(const std::string& key, int64_t max_bytes) override;
   void remove(const std::string& key) override;
   std::vector<std::string> list(const std::string& prefix) override;
   // Creates the bucket when it does not exist yet.
@@ -49,8 +50,10 @@ class S3Store : public ObjectStore {
   };
 
  private:
+  // A response body longer than `max_body` is cut off there and reported as TooLargeError.
   Response request(const std::string& method, const std::string& key, const std::string& query,
-                   const std::string* body, const std::string& what);
+                   const std::string* body, const std::string& what,
+                   int64_t max_body = kNoSizeLimit);
   std::string url(const std::string& key, const std::string& query) const;
   void put_multipart(const std::string& key, const std::string& bytes);
 

@@ -140,6 +140,7 @@ const std::vector<Field>& schema() {
       field("train_args", "learning_rate", real(&Args::learning_rate, 0, true)),
       field("train_args", "momentum", real(&Args::momentum, 0, false, 1)),
       field("train_args", "weight_decay", real(&Args::weight_decay, 0, false)),
+      field("train_args", "max_samples_per_silo", integer(&Args::max_samples_per_silo, 0)),
       field("validation_args", "frequency_of_the_test", integer(&Args::frequency_of_the_test, 1)),
       field("device_args", "worker_num", integer(&Args::worker_num, 1)),
       field("device_args", "using_gpu", boolean(&Args::using_gpu)),
@@ -161,6 +162,8 @@ const std::vector<Field>& schema() {
       field("tracking_args", "wandb_key", ignored()),
       field("tracking_args", "wandb_project", ignored()),
       field("tracking_args", "wandb_name", ignored()),
+      field("security_args", "message_signing", boolean(&Args::message_signing)),
+      field("security_args", "key_dir", text(&Args::key_dir)),
       field("client_silo_args", "n_node_in_silo", integer(&Args::n_node_in_silo, 1, 4096)),
       field("client_silo_args", "n_proc_per_node", integer(&Args::n_proc_per_node, 1, 4096)),
       field("client_silo_args", "node_rank_in_silo", integer(&Args::node_rank_in_silo, 0)),
@@ -232,6 +235,11 @@ std::string Args::run_output_dir() const {
 
 std::string Args::resolve(const std::string& path) const {
   return config::resolve_path(path, config_dir);
+}
+
+std::string Args::signing_key_dir() const {
+  if (key_dir.empty()) return (std::filesystem::path(log_file_dir) / "keys").string();
+  return resolve(key_dir);
 }
 
 nlohmann::json args_to_json(const Args& a) {

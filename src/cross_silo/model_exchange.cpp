@@ -13,8 +13,18 @@ BlobRef put_model(comm::ObjectStore& store, const std::string& key, const StateD
 
 FetchedModel fetch_model(comm::ObjectStore& store, const BlobRef& ref, const StateDict& expected,
                          const std::string& what) {
+  int64_t limit = max_blob_size(expected);
+  if (ref.size < 8 || ref.size > limit) {
+    throw ProtocolError(what + ": blob " + ref.key + " is declared as " + std::to_string(ref.size) +
+                        " bytes; the model's layout allows 8 to " + std::to_string(limit));
+  }
   FetchedModel f;
-  f.bytes = store.get(ref.key);
+  try {
+    f.bytes = store.get(ref.key, ref.size);
+  } catch (const comm::TooLargeError&) {
+    throw ProtocolError(what + ": blob " + ref.key + " is larger than the " +
+                        std::to_string(ref.size) + " bytes its message declares");
+  }
   f.state = verify_model(f.bytes, ref, expected, what);
   return f;
 }

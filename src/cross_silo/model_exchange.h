@@ -16,8 +16,10 @@ struct FetchedModel {
   StateDict state;
 };
 
-// Fetches `ref` and runs verify_model on it. Throws ProtocolError (or the store's Error);
-// `what` names the sender.
+// Fetches `ref` and runs verify_model on it. A reference declaring more bytes than `expected`'s
+// layout can need is refused before anything is read, and the read stops at the declared size.
+// Throws ProtocolError (or the store's Error); `what` names the sender. Values are not checked:
+// see check_finite.
 FetchedModel fetch_model(comm::ObjectStore& store, const BlobRef& ref, const StateDict& expected,
                          const std::string& what);
 StateDict get_model(comm::ObjectStore& store, const BlobRef& ref, const StateDict& expected,

@@ -12,6 +12,7 @@ nlohmann::json RoundStats::to_json() const {
                         {"notify_ms", s.notify_ms},
                         {"fold_ms", s.fold_ms}};
     j.update(s.reported);
+    if (!s.rejected.empty()) j["rejected"] = s.rejected;
     silos_json.push_back(std::move(j));
   }
   nlohmann::json out = {{"round", round},
@@ -19,6 +20,7 @@ nlohmann::json RoundStats::to_json() const {
                         {"server_upload_ms", server_upload_ms},
                         {"aggregate_ms", aggregate_ms}};
   if (evaluate_ms) out["evaluate_ms"] = *evaluate_ms;
+  if (aggregate_rejected) out["aggregate_rejected"] = true;
   out.update(metrics);
   out["round_ms"] = round_ms;
   out["elapsed_s"] = elapsed_s;

@@ -17,14 +17,16 @@ struct SiloRoundStats {
   double notify_ms = 0;           // the SEND_MODEL message's hop through the transport
   double fold_ms = 0;             // Aggregator::accumulate
   nlohmann::json reported = nlohmann::json::object();  // the silo's own figures (train_ms, ...)
+  std::string rejected;  // why the update was left out of the aggregate (empty: it was folded)
 };
 
 struct RoundStats {
   int64_t round = 0;
-  std::vector<SiloRoundStats> silos;                  // in arrival order
-  double server_upload_ms = 0;                        // encode + put the global model
-  double aggregate_ms = 0;                            // Aggregator::report + load into the model
-  std::optional<double> evaluate_ms;                  // on rounds that evaluate
+  std::vector<SiloRoundStats> silos;  // in arrival order
+  double server_upload_ms = 0;        // encode + put the global model
+  double aggregate_ms = 0;            // Aggregator::report + load into the model
+  bool aggregate_rejected = false;    // non-finite: the global model stayed as it was
+  std::optional<double> evaluate_ms;  // on rounds that evaluate
   nlohmann::json metrics = nlohmann::json::object();  // evaluation: test_acc, test_loss, ...
   double round_ms = 0;
   double elapsed_s = 0;  // since the server started

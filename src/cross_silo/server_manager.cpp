@@ -5,9 +5,11 @@
 #include <random>
 
 #include "core/log.h"
+#include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
 #include "cross_silo/selection.h"
 #include "fedsilo/error.h"
+#include "ml/model_blob.h"
 
 namespace fedsilo::cross_silo {
 using comm::Message;
@@ -53,10 +55,6 @@ Message ServerManager::make(MsgType type, int64_t receiver) {
   m.round = round_;
   m.sent_at_us = comm::now_us();
   return m;
-}
-
-std::string ServerManager::global_key(int64_t round) const {
-  return fmt::format("fedsilo/{}/global/round_{}.safetensors", args_.run_id, round);
 }
 
 void ServerManager::start() {
@@ -197,7 +195,7 @@ void ServerManager::start_round(int64_t round) {
               args_.client_num_per_round);
   auto t0 = clock_.now();
   auto global = state_of(model_.module());
-  global_ref_ = put_model(store_, global_key(round), global);  // once per round
+  global_ref_ = put_model(store_, global_blob_key(args_.run_id, round), global);  // once a round
   blobs_[round].push_back(global_ref_.key);
   stats_ = RoundStats{};
   stats_.round = round;
@@ -222,17 +220,35 @@ void ServerManager::on_model(const Message& m) {
                                             : "the silo was not selected this round");
     return;
   }
+  // The key is derived, never taken from the message: a forged key could name any object.
+  auto key = silo_blob_key(args_.run_id, m.sender, m.round);
+  if (m.model.key != key) {
+    FS_LOG_WARN(log_,
+                "dropping SEND_MODEL {} from silo {}: it names blob {}, silo {}'s blob for "
+                "round {} is {}",
+                m.id, m.sender, m.model.key, m.sender, m.round, key);
+    return;
+  }
+  std::string what = fmt::format("model from silo {} for round {}", m.sender, m.round);
   auto t0 = clock_.now();
   StateDict model;
   try {
-    model = get_model(store_, m.model, layout_,
-                      fmt::format("model from silo {} for round {}", m.sender, m.round));
+    model = get_model(store_, m.model, layout_, what);
   } catch (const Error& e) {
     FS_LOG_ERROR(log_, "rejecting SEND_MODEL {}: {}; still waiting for a valid model from silo {}",
                  m.id, e.what(), m.sender);
     return;
   }
   double download_ms = ms_since(t0);
+  // The blob is the one silo k announced (size and sha256 match): a bad update is silo k's, so
+  // the round goes on without it rather than waiting for a better one.
+  try {
+    check_finite(model, what);
+    check_sample_count(m.sender, m.num_samples);
+  } catch (const ProtocolError& e) {
+    reject_update(m, e.what());
+    return;
+  }
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   t0 = clock_.now();
   aggregator_->accumulate(model, static_cast<double>(m.num_samples));
@@ -251,7 +267,16 @@ void ServerManager::on_model(const Message& m) {
 void ServerManager::finish_round() {
   auto t0 = clock_.now();
   if (aggregator_->total_weight() > 0) {
-    load_state(model_.module(), aggregator_->report(), "aggregate");
+    auto aggregate = aggregator_->report();
+    try {
+      check_finite(aggregate, fmt::format("aggregate of round {}", round_));
+      load_state(model_.module(), aggregate, "aggregate");
+    } catch (const ProtocolError& e) {
+      // Never publish a non-finite global model: the round's result is dropped instead.
+      FS_LOG_ERROR(log_, "round {}: {}; the round is rejected and the global model stays as it was",
+                   round_, e.what());
+      stats_.aggregate_rejected = true;
+    }
   } else {
     FS_LOG_WARN(
         log_,
@@ -280,6 +305,37 @@ void ServerManager::finish_round() {
   }
 }
 
+void ServerManager::check_sample_count(int64_t silo, int64_t num_samples) const {
+  if (num_samples < 0) throw ProtocolError(fmt::format("num_samples {} is negative", num_samples));
+  if (args_.max_samples_per_silo > 0 && num_samples > args_.max_samples_per_silo) {
+    throw ProtocolError(fmt::format("num_samples {} exceeds train_args.max_samples_per_silo ({})",
+                                    num_samples, args_.max_samples_per_silo));
+  }
+  auto it = data_silo_sizes_.find(data_index_.at(silo));
+  if (it != data_silo_sizes_.end() && num_samples > it->second) {
+    throw ProtocolError(fmt::format("num_samples {} exceeds the {} samples of data silo {}",
+                                    num_samples, it->second, it->first));
+  }
+}
+
+void ServerManager::reject_update(const Message& m, const std::string& why) {
+  FS_LOG_ERROR(log_, "round {}: rejecting silo {}'s update ({}); the round goes on without it",
+               round_, m.sender, why);
+  blobs_[round_].push_back(m.model.key);
+  pending_.erase(m.sender);
+  SiloRoundStats s;
+  s.silo = m.sender;
+  s.data_silo_index = data_index_[m.sender];
+  s.num_samples = m.num_samples;
+  s.rejected = why;
+  stats_.silos.push_back(std::move(s));
+  if (pending_.empty()) finish_round();
+}
+
+void ServerManager::set_data_silo_sizes(std::map<int64_t, int64_t> sizes) {
+  data_silo_sizes_ = std::move(sizes);
+}
+
 // Deletes the blobs of every round up to `round` (exclusive of later ones): with retention N,
 // the blobs of the last N rounds stay in the store.
 void ServerManager::retire_blobs(int64_t round) {
@@ -299,8 +355,7 @@ void ServerManager::finish_run() {
   auto final_state = state_of(model_.module());
   auto path = recorder_.final_model(final_state);
   recorder_.report("completed");
-  auto ref = put_model(store_, fmt::format("fedsilo/{}/global/final.safetensors", args_.run_id),
-                       final_state);
+  auto ref = put_model(store_, final_blob_key(args_.run_id), final_state);
 
   global_ref_ = ref;
   for (int id : args_.client_id_list) {

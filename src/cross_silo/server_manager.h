@@ -46,6 +46,10 @@ class ServerManager : public DrivenMachine {
   // Stops the run early: FINISH with status ABORTED to every silo.
   void abort(const std::string& why);
 
+  // Sample counts of the data silos (data silo index -> samples), when the server knows the
+  // partition: a silo's num_samples (its FedAvg weight) may not exceed its data silo's size.
+  void set_data_silo_sizes(std::map<int64_t, int64_t> sizes);
+
   Model& model() { return model_; }
   const std::string& output_dir() const { return recorder_.dir(); }
   const nlohmann::json& last_metrics() const { return last_metrics_; }
@@ -60,7 +64,8 @@ class ServerManager : public DrivenMachine {
   void send_round_request(int64_t silo);
   void retire_blobs(int64_t round);
   comm::Message make(comm::MsgType type, int64_t receiver);
-  std::string global_key(int64_t round) const;
+  void check_sample_count(int64_t silo, int64_t num_samples) const;
+  void reject_update(const comm::Message& m, const std::string& why);
   double ms_since(Clock::time_point t) const;
 
   Args args_;
@@ -83,6 +88,7 @@ class ServerManager : public DrivenMachine {
   BlobRef global_ref_;
   std::map<int64_t, std::vector<std::string>> blobs_;  // round -> keys still in the store
   StateDict layout_;
+  std::map<int64_t, int64_t> data_silo_sizes_;
   Clock::time_point deadline_;
   Clock::time_point run_start_, round_start_;
   RoundStats stats_;

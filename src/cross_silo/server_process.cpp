@@ -30,6 +30,7 @@ int run_server(const Args& args, const FederatedDataset& dataset, Model model,
       args, std::move(model), *transport, *store,
       evaluator ? std::move(evaluator) : cross_silo::evaluate_on_server(dataset),
       std::move(aggregator));
+  server.set_data_silo_sizes(dataset.train_data_local_num_dict);
   server.start();
   cross_silo::DriverOptions options;
   options.quiet_interval = seconds_to_duration(args.resend_interval_s);

@@ -5,8 +5,10 @@
 #include <random>
 
 #include "core/log.h"
+#include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
 #include "fedsilo/error.h"
+#include "ml/model_blob.h"
 
 namespace fedsilo::cross_silo {
 using comm::Message;
@@ -148,6 +150,17 @@ void SiloMaster::on_train(const Message& m) {
                 to_string(m.type), m.id, m.round, last_round_);
     return;
   }
+  if (m.round < 0 || m.round >= args_.comm_round) {
+    FS_LOG_WARN(log_, "dropping {} {}: round {} cannot exist in a run of {} rounds",
+                to_string(m.type), m.id, m.round, args_.comm_round);
+    return;
+  }
+  if (m.model.key != global_blob_key(args_.run_id, m.round)) {
+    FS_LOG_WARN(log_, "dropping {} {}: it names blob {}, round {}'s global model is {}",
+                to_string(m.type), m.id, m.model.key, m.round,
+                global_blob_key(args_.run_id, m.round));
+    return;
+  }
   auto it = dataset_.train_data_local_dict.find(m.data_silo_index);
   if (it == dataset_.train_data_local_dict.end()) {
     FS_LOG_ERROR(log_,
@@ -161,8 +174,9 @@ void SiloMaster::on_train(const Message& m) {
   auto t0 = clock_.now();
   FetchedModel global;
   try {
-    global =
-        fetch_model(store_, m.model, layout_, fmt::format("global model for round {}", m.round));
+    auto what = fmt::format("global model for round {}", m.round);
+    global = fetch_model(store_, m.model, layout_, what);
+    check_finite(global.state, what);
   } catch (const Error& e) {
     FS_LOG_ERROR(log_, "rejecting {} {}: {}", to_string(m.type), m.id, e.what());
     return;
@@ -178,7 +192,7 @@ void SiloMaster::on_train(const Message& m) {
   TrainResult r = trainer_.train(model_, it->second, ctx);
   double train_ms = ms_since(t0);
   t0 = clock_.now();
-  auto key = fmt::format("fedsilo/{}/silo_{}/round_{}.safetensors", args_.run_id, id_, m.round);
+  auto key = silo_blob_key(args_.run_id, id_, m.round);
   auto reply = make(MsgType::kSendModel);
   reply.round = m.round;
   reply.model = put_model(store_, key, state_of(model_.module()));
@@ -199,6 +213,9 @@ void SiloMaster::on_finish(const Message& m) {
   if (m.status == "ABORTED") {
     FS_LOG_ERROR(log_, "the server aborted the run at round {}; stopping", m.round);
     exit_code_ = ExitCode::kAborted;
+  } else if (!m.model.empty() && m.model.key != final_blob_key(args_.run_id)) {
+    FS_LOG_ERROR(log_, "final model rejected: FINISH names blob {}, the run's final model is {}",
+                 m.model.key, final_blob_key(args_.run_id));
   } else if (!m.model.empty()) {
     try {
       load_state(model_.module(), get_model(store_, m.model, layout_, "final model"),

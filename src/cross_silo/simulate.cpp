@@ -50,6 +50,7 @@ RunSummary simulate(const Args& args, const FederatedDataset& dataset,
   }
 
   for (auto& s : silos) s.master->start();
+  server.set_data_silo_sizes(dataset.train_data_local_num_dict);
   server.start();
   // One thread, endpoints served in a fixed order: a run is a pure function of the config.
   auto drain = [](comm::Transport& t, auto&& handle) {

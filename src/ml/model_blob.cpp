@@ -22,6 +22,19 @@ int64_t encoded_model_size(const StateDict& layout) {
   return safetensors_encoded_size(layout, blob_metadata());
 }
 
+int64_t max_blob_size(const StateDict& layout) {
+  constexpr int64_t kHeaderSlack = 64 * 1024;
+  return encoded_model_size(layout) + kHeaderSlack;
+}
+
+void check_finite(const StateDict& state, const std::string& what) {
+  for (const auto& [name, t] : state) {
+    if (!t.is_floating_point()) continue;
+    if (!torch::isfinite(t).all().item<bool>())
+      throw ProtocolError(what + ": tensor " + name + " has NaN or infinite values");
+  }
+}
+
 StateDict verify_model(const std::string& bytes, const BlobRef& ref, const StateDict& expected,
                        const std::string& what) {
   if (static_cast<int64_t>(bytes.size()) != ref.size) {

@@ -20,6 +20,13 @@ int64_t encoded_model_size(const StateDict& layout);
 StateDict verify_model(const std::string& bytes, const BlobRef& ref, const StateDict& expected,
                        const std::string& what);
 
+// The most bytes a blob of `layout` may have: its encoded size plus room for another writer's
+// header (metadata, key order, padding). A reference declaring more is refused unread.
+int64_t max_blob_size(const StateDict& layout);
+
+// Throws ProtocolError naming the first floating-point tensor with a NaN or infinity.
+void check_finite(const StateDict& state, const std::string& what);
+
 // Parses bytes already verified (or produced locally) against `expected`'s layout.
 StateDict decode_model(const std::string& bytes, const StateDict& expected,
                        const std::string& what);

@@ -151,3 +151,47 @@ TEST(MqttTransport, UnreachableBrokerIsATimeoutNamingIt) {
         << e.what();
   }
 }
+
+TEST(MqttTransport, SignedMessagesDropForgeriesReplaysAndNonCanonicalTopics) {
+  testutil::Broker broker;
+  testutil::TempDir keys, other_keys;
+  auto server_auth = std::make_shared<MessageAuth>(keys.path(), 0);
+  auto silo_auth = std::make_shared<MessageAuth>(keys.path(), 1);
+  MqttTransport server(options_for(broker), "t", 0, std::nullopt, server_auth);
+  MqttTransport silo(options_for(broker), "t", 1, std::nullopt, silo_auth);
+  server.connect(10s);
+  silo.connect(10s);
+  silo.send(status(1, "1-1"));
+  auto got = server.receive(10s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->id, "1-1");
+  EXPECT_GT(got->seq, 0);
+
+  RawPublisher raw(broker.port());
+  raw.publish("fedsilo/t/c2s/1", encode(status(1, "1-2")));  // unsigned
+  MessageAuth mallory(other_keys.path(), 1);                 // someone else's "silo 1" key
+  raw.publish("fedsilo/t/c2s/1", mallory.seal(encode(status(1, "1-3"))));
+  auto replay = status(1, "1-4");  // signed by silo 1 long ago: an old sequence number
+  replay.seq = got->seq - 1;
+  raw.publish("fedsilo/t/c2s/1", silo_auth->seal(encode(replay)));
+  auto padded = status(1, "1-5");
+  padded.seq = got->seq + 1000;
+  raw.publish("fedsilo/t/c2s/01", silo_auth->seal(encode(padded)));  // "01" is not silo 1
+  // And the server's direction: a forged FINISH(ABORTED) to silo 1.
+  Message finish = check(1, "0-9");
+  finish.type = MsgType::kFinish;
+  finish.status = "ABORTED";
+  raw.publish("fedsilo/t/s2c/1", encode(finish));
+  raw.publish("fedsilo/t/s2c/1", mallory.seal(encode(finish)));
+
+  silo.send(status(1, "1-6"));
+  server.send(check(1, "0-1"));
+  auto next = server.receive(10s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->id, "1-6") << "unsigned, foreign-key, replayed and padded-topic messages dropped";
+  auto at_silo = silo.receive(10s);
+  ASSERT_TRUE(at_silo);
+  EXPECT_EQ(at_silo->id, "0-1") << "forged FINISH messages dropped";
+  EXPECT_FALSE(server.receive(200ms));
+  EXPECT_FALSE(silo.receive(200ms));
+}

@@ -8,6 +8,8 @@
 
 #include "comm/inproc_transport.h"
 #include "core/log.h"
+#include "cross_silo/blob_keys.h"
+#include "cross_silo/model_exchange.h"
 #include "cross_silo/server_manager.h"
 #include "cross_silo/silo_master.h"
 #include "test_util.h"
@@ -89,24 +91,37 @@ TEST(DriverLoop, ServerGivesUpAtTheOnlineDeadlineInSimulatedTime) {
   EXPECT_EQ(to2.back().status, "ABORTED");
 }
 
-TEST(DriverLoop, SiloMasterLeavesAtItsDeadlineAndSaysWhy) {
+// Silo 1's master on simulated time, with the server's end of the bus for the test to play.
+struct SiloHarness {
   testutil::TempDir dir;
-  testutil::make_synthetic_mnist(dir.path(), 100, 20);
-  auto args = testutil::small_args(dir.path(), dir / "log", {"comm_args.online_timeout_s=120"});
-  auto [dataset, classes] = data::load_cross_silo(args);
+  Args args;
+  FederatedDataset dataset;
   InprocBus bus;
   ManualClock clock;
-  auto server_end = bus.endpoint(0);
-  SimulatedTimeTransport silo_end(bus.endpoint(1), clock);
+  std::unique_ptr<Transport> server_end = bus.endpoint(0);
+  SimulatedTimeTransport silo_end{bus.endpoint(1), clock};
   MemoryStore store;
-  ClassificationTrainer trainer(args);
-  cross_silo::SiloMaster master(args, 1, model::create(args, classes), trainer, dataset, silo_end,
-                                store, nullptr, clock);
-  master.start();
-  auto code = cross_silo::drive(master, silo_end, clock, {}, *quiet_logger());
-  EXPECT_EQ(code, ExitCode::kDeadline);
-  EXPECT_EQ(silo_end.waited, 120s);
-  auto to_server = drain(*server_end);
+  std::unique_ptr<ClassificationTrainer> trainer;
+  std::unique_ptr<cross_silo::SiloMaster> master;
+
+  explicit SiloHarness(const std::vector<std::string>& overrides) {
+    testutil::make_synthetic_mnist(dir.path(), 100, 20);
+    args = testutil::small_args(dir.path(), dir / "log", overrides);
+    auto [d, classes] = data::load_cross_silo(args);
+    dataset = std::move(d);
+    trainer = std::make_unique<ClassificationTrainer>(args);
+    master = std::make_unique<cross_silo::SiloMaster>(
+        args, 1, model::create(args, classes), *trainer, dataset, silo_end, store, nullptr, clock);
+    master->start();
+  }
+  ExitCode run() { return cross_silo::drive(*master, silo_end, clock, {}, *quiet_logger()); }
+};
+
+TEST(DriverLoop, SiloMasterLeavesAtItsDeadlineAndSaysWhy) {
+  SiloHarness h({"comm_args.online_timeout_s=120"});
+  EXPECT_EQ(h.run(), ExitCode::kDeadline);
+  EXPECT_EQ(h.silo_end.waited, 120s);
+  auto to_server = drain(*h.server_end);
   ASSERT_EQ(to_server.size(), 2u);
   EXPECT_EQ(to_server[0].status, "ONLINE");
   EXPECT_EQ(to_server[1].status, "OFFLINE");
@@ -114,27 +129,43 @@ TEST(DriverLoop, SiloMasterLeavesAtItsDeadlineAndSaysWhy) {
 }
 
 TEST(DriverLoop, AnyMessageFromTheServerExtendsTheSilosDeadline) {
-  testutil::TempDir dir;
-  testutil::make_synthetic_mnist(dir.path(), 100, 20);
-  auto args = testutil::small_args(
-      dir.path(), dir / "log", {"comm_args.online_timeout_s=10", "comm_args.round_timeout_s=50"});
-  auto [dataset, classes] = data::load_cross_silo(args);
-  InprocBus bus;
-  ManualClock clock;
-  auto server_end = bus.endpoint(0);
-  SimulatedTimeTransport silo_end(bus.endpoint(1), clock);
-  MemoryStore store;
-  ClassificationTrainer trainer(args);
-  cross_silo::SiloMaster master(args, 1, model::create(args, classes), trainer, dataset, silo_end,
-                                store, nullptr, clock);
-  master.start();
+  SiloHarness h({"comm_args.online_timeout_s=10", "comm_args.round_timeout_s=50"});
   Message check;
   check.type = MsgType::kCheckClientStatus;
   check.id = "0-1";
-  check.run_id = args.run_id;
+  check.run_id = h.args.run_id;
   check.receiver = 1;
-  server_end->send(check);
-  auto code = cross_silo::drive(master, silo_end, clock, {}, *quiet_logger());
-  EXPECT_EQ(code, ExitCode::kDeadline);
-  EXPECT_EQ(silo_end.waited, 100s) << "after a message the silo waits 2 x round_timeout_s";
+  h.server_end->send(check);
+  EXPECT_EQ(h.run(), ExitCode::kDeadline);
+  EXPECT_EQ(h.silo_end.waited, 100s) << "after a message the silo waits 2 x round_timeout_s";
+}
+
+TEST(SiloMaster, DropsRequestsForRoundsThatCannotExistOrForeignBlobs) {
+  SiloHarness h({"train_args.comm_round=6"});
+  drain(*h.server_end);  // ONLINE
+  auto global = cross_silo::put_model(h.store, cross_silo::global_blob_key(h.args.run_id, 0),
+                                      state_of(h.master->model().module()));
+  auto request = [&](int64_t round, BlobRef ref, const std::string& id) {
+    Message m;
+    m.type = MsgType::kSyncModel;
+    m.id = id;
+    m.run_id = h.args.run_id;
+    m.receiver = 1;
+    m.round = round;
+    m.model = ref;
+    m.data_silo_index = 0;
+    h.master->handle(m);
+  };
+  request(1000000, global, "0-1");  // would make every real request look stale
+  auto foreign = global;
+  foreign.key = "other-run/silo_2/round_0.safetensors";
+  h.store.put(foreign.key, h.store.get(global.key));
+  request(0, foreign, "0-2");
+  EXPECT_TRUE(drain(*h.server_end).empty()) << "nothing trained, nothing uploaded";
+  request(0, global, "0-3");
+  auto replies = drain(*h.server_end);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].type, MsgType::kSendModel);
+  EXPECT_EQ(replies[0].round, 0);
+  EXPECT_EQ(replies[0].model.key, cross_silo::silo_blob_key(h.args.run_id, 1, 0));
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "comm/inproc_transport.h"
+#include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
 #include "fedsilo/error.h"
 #include "test_util.h"
@@ -26,10 +27,10 @@ struct Harness {
   int evaluations = 0;
   int seq = 0;
 
-  explicit Harness(int retention = 0) {
-    args = testutil::small_args(dir.path(), dir / "log",
-                                {"train_args.comm_round=2",
-                                 "comm_args.blob_retention_rounds=" + std::to_string(retention)});
+  explicit Harness(int retention = 0, std::vector<std::string> extra = {}) {
+    extra.push_back("train_args.comm_round=2");
+    extra.push_back("comm_args.blob_retention_rounds=" + std::to_string(retention));
+    args = testutil::small_args(dir.path(), dir / "log", extra);
     Args model_args = args;
     server = std::make_unique<cross_silo::ServerManager>(
         args, model::create(model_args, 10), *server_end, store, [this](Model&, int64_t) {
@@ -56,7 +57,7 @@ struct Harness {
     auto global = get_model(store, sync.model, state_of(server->model().module()), "test");
     for (auto& [n, t] : global) t.mul_(scale);
     auto m = from(silo, MsgType::kSendModel, sync.round);
-    m.model = put_model(store, "up/" + m.id, global);
+    m.model = put_model(store, cross_silo::silo_blob_key(args.run_id, silo, sync.round), global);
     m.num_samples = samples;
     return m;
   }
@@ -183,4 +184,78 @@ TEST(ServerManager, ResendsTheRoundRequestToSilosItStillWaitsFor) {
   EXPECT_EQ(again.model.key, init2.model.key);
   h.server->handle(h.status(2, "ONLINE"));  // silo 2 restarted
   EXPECT_EQ(h.next(*h.silo2).type, MsgType::kInitConfig);
+}
+
+// Tried as an attacker on the same broker and bucket would (issue: security between
+// organisations). Each forged or poisoned input is dropped or rejected, and the run goes on.
+
+TEST(ServerManager, BlobKeysAreDerivedNeverTakenFromTheMessage) {
+  Harness h(/*retention=*/0);
+  h.store.put("victim/final.safetensors", "precious");
+  auto [init1, init2] = h.start_round_0();
+  // Silo 2's real upload, announced by a forged message "from silo 1" (size and hash match).
+  auto real2 = h.model_from(2, init2, 1.0f, 10);
+  auto forged = h.model_from(1, init1, 1.0f, 10);
+  forged.model = real2.model;
+  h.server->handle(forged);
+  // Another object with a matching size and hash: still not silo 1's key.
+  auto victim = h.model_from(1, init1, 1.0f, 10);
+  h.store.put("victim/final.safetensors", h.store.get(victim.model.key));
+  victim.model.key = "victim/final.safetensors";
+  h.server->handle(victim);
+  EXPECT_NE(h.server->waiting_for().find("silos [1, 2]"), std::string::npos)
+      << h.server->waiting_for();
+  h.server->handle(h.model_from(1, init1, 1.0f, 10));
+  h.server->handle(real2);
+  EXPECT_EQ(h.next(*h.silo1).type, MsgType::kSyncModel);
+  EXPECT_NO_THROW(h.store.get("victim/final.safetensors"))
+      << "the server deletes only keys it derived itself";
+}
+
+TEST(ServerManager, NonFiniteUpdateIsRejectedAndTheRoundGoesOnWithoutIt) {
+  Harness h;
+  auto [init1, init2] = h.start_round_0();
+  auto first = get_model(h.store, init1.model, state_of(h.server->model().module()), "t");
+  auto poisoned = h.model_from(1, init1, std::numeric_limits<float>::quiet_NaN(), 10);
+  h.server->handle(poisoned);
+  h.server->handle(h.model_from(2, init2, 2.0f, 10));
+  auto sync = h.next(*h.silo1);
+  EXPECT_EQ(sync.type, MsgType::kSyncModel) << "the round closed with silo 2's update alone";
+  auto global = get_model(h.store, sync.model, state_of(h.server->model().module()), "t");
+  for (const auto& [name, t] : global) EXPECT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+  EXPECT_TRUE(torch::allclose(global[0].second, first[0].second * 2.0f));
+  auto line = nlohmann::json::parse(testutil::read_file(h.dir / "log/run_0/metrics.jsonl"));
+  EXPECT_NE(line["silos"][0]["rejected"].get<std::string>().find("NaN"), std::string::npos)
+      << line.dump();
+}
+
+TEST(ServerManager, InflatedSampleCountIsRejected) {
+  Harness h(/*retention=*/1, {"train_args.max_samples_per_silo=1000"});
+  h.server->set_data_silo_sizes({{0, 40}, {1, 40}, {2, 40}, {3, 40}});
+  auto [init1, init2] = h.start_round_0();
+  h.server->handle(h.model_from(1, init1, 5.0f, 1000000000000000ll));  // FedAvg weight 1e15
+  h.server->handle(h.model_from(2, init2, 1.0f, 41));  // more than its data silo holds
+  auto sync = h.next(*h.silo1);
+  EXPECT_EQ(sync.type, MsgType::kSyncModel);
+  auto global = get_model(h.store, sync.model, state_of(h.server->model().module()), "t");
+  auto first = get_model(h.store, init1.model, state_of(h.server->model().module()), "t");
+  EXPECT_TRUE(global[0].second.equal(first[0].second))
+      << "both updates rejected: the global model stays as it was";
+}
+
+TEST(ServerManager, OversizedBlobIsRejectedBeforeAnyByteIsRead) {
+  Harness h;
+  auto [init1, init2] = h.start_round_0();
+  auto big = h.model_from(1, init1, 1.0f, 10);
+  big.model.size = int64_t{1} << 30;  // a 1 GiB blob for a 31 KB model
+  h.store.put(big.model.key, std::string(1 << 20, 'x'));
+  h.server->handle(big);
+  // Declared honestly small, but the object behind it is larger: the read stops at the size.
+  auto liar = h.model_from(1, init1, 1.0f, 10);
+  h.store.put(liar.model.key, std::string(liar.model.size + 4096, 'x'));
+  h.server->handle(liar);
+  EXPECT_NE(h.server->waiting_for().find("silos [1, 2]"), std::string::npos);
+  h.server->handle(h.model_from(1, init1, 1.0f, 10));
+  h.server->handle(h.model_from(2, init2, 1.0f, 10));
+  EXPECT_EQ(h.next(*h.silo1).type, MsgType::kSyncModel);
 }

@@ -1,0 +1,118 @@
+#include "comm/message_auth.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fedsilo/error.h"
+
+namespace fedsilo::comm {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string to_hex(const unsigned char* p, size_t n) {
+  std::string out(2 * n + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), p, n);
+  out.pop_back();
+  return out;
+}
+
+template <size_t N>
+std::array<unsigned char, N> read_hex_key(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("signing key " + path.string() + ": cannot be read");
+  std::string hex;
+  in >> hex;
+  std::array<unsigned char, N> key{};
+  size_t len = 0;
+  if (hex.size() != 2 * N ||
+      sodium_hex2bin(key.data(), N, hex.data(), hex.size(), nullptr, &len, nullptr) != 0 ||
+      len != N) {
+    throw Error("signing key " + path.string() + ": expected " + std::to_string(2 * N) +
+                " hex digits");
+  }
+  return key;
+}
+
+// Written under a temporary name and renamed: a reader never sees half a key.
+void write_file(const fs::path& path, const std::string& text, mode_t mode) {
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text << '\n';
+    if (!out) throw Error("signing key " + tmp.string() + ": cannot be written");
+  }
+  ::chmod(tmp.c_str(), mode);
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+std::string MessageAuth::party_name(int64_t id) {
+  return id == 0 ? "server" : "silo_" + std::to_string(id);
+}
+
+MessageAuth::MessageAuth(std::string key_dir, int64_t self_id)
+    : dir_(std::move(key_dir)), self_(self_id) {
+  if (sodium_init() < 0) throw Error("libsodium could not be initialised");
+  fs::path secret_path = fs::path(dir_) / (party_name(self_) + ".secret");
+  std::error_code ec;
+  if (!fs::exists(secret_path, ec)) {
+    fs::create_directories(dir_, ec);
+    if (ec) throw Error("signing keys: cannot create the folder " + dir_ + ": " + ec.message());
+    ::chmod(dir_.c_str(), 0700);
+    std::array<unsigned char, 32> pub{};
+    crypto_sign_keypair(pub.data(), secret_.data());
+    write_file(secret_path, to_hex(secret_.data(), secret_.size()), 0600);
+    write_file(fs::path(dir_) / (party_name(self_) + ".pub"), to_hex(pub.data(), pub.size()), 0644);
+    SPDLOG_INFO("made a signing key for {} in {} (first start)", party_name(self_), dir_);
+  } else {
+    secret_ = read_hex_key<64>(secret_path);
+  }
+}
+
+std::string MessageAuth::seal(const std::string& payload) const {
+  std::string wire(crypto_sign_BYTES, '\0');
+  crypto_sign_detached(reinterpret_cast<unsigned char*>(wire.data()), nullptr,
+                       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(),
+                       secret_.data());
+  return wire + payload;
+}
+
+const std::array<unsigned char, 32>& MessageAuth::public_key_of(int64_t sender) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = peers_.find(sender);
+  if (it != peers_.end()) return it->second;
+  fs::path path = fs::path(dir_) / (party_name(sender) + ".pub");
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw ProtocolError("no public key for " + party_name(sender) + " (looked for " +
+                        path.string() + "; provision it, or share the key folder)");
+  }
+  try {
+    return peers_.emplace(sender, read_hex_key<32>(path)).first->second;
+  } catch (const Error& e) {
+    throw ProtocolError(e.what());
+  }
+}
+
+std::string MessageAuth::open(const std::string& wire, int64_t sender) {
+  if (wire.size() <= crypto_sign_BYTES)
+    throw ProtocolError("message is too short to carry a signature (unsigned?)");
+  const auto& key = public_key_of(sender);
+  auto* p = reinterpret_cast<const unsigned char*>(wire.data());
+  if (crypto_sign_verify_detached(p, p + crypto_sign_BYTES, wire.size() - crypto_sign_BYTES,
+                                  key.data()) != 0) {
+    throw ProtocolError("signature does not verify with " + party_name(sender) + "'s key");
+  }
+  return wire.substr(crypto_sign_BYTES);
+}
+
+}  // namespace fedsilo::comm

@@ -109,6 +109,11 @@ void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
   a.client_id_list = ids;
 }
 
+// Waits beyond a year are typos, and would overflow a deadline's time_point.
+constexpr double kMaxWaitS = 366.0 * 24 * 3600;
+// Each data silo costs bookkeeping; more than this many is a typo (1e9 would exhaust memory).
+constexpr int64_t kMaxDataSilos = 1 << 20;
+
 Field field(const char* section, const char* key, Access access) {
   return {section, key, std::move(access.read), std::move(access.write)};
 }
@@ -131,7 +136,8 @@ const std::vector<Field>& schema() {
       field("model_args", "global_model_file_path", text(&Args::global_model_file_path)),
       field("train_args", "federated_optimizer", registered(&Args::federated_optimizer)),
       field("train_args", "client_id_list", Access{read_id_list, dump(&Args::client_id_list)}),
-      field("train_args", "client_num_in_total", integer(&Args::client_num_in_total, 1)),
+      field("train_args", "client_num_in_total",
+            integer(&Args::client_num_in_total, 1, kMaxDataSilos)),
       field("train_args", "client_num_per_round", integer(&Args::client_num_per_round, 1)),
       field("train_args", "comm_round", integer(&Args::comm_round, 1)),
       field("train_args", "epochs", integer(&Args::epochs, 1)),
@@ -150,9 +156,9 @@ const std::vector<Field>& schema() {
       field("comm_args", "backend", choice(&Args::backend, {"MQTT_S3", "INPROC"})),
       field("comm_args", "mqtt_config_path", text(&Args::mqtt_config_path)),
       field("comm_args", "s3_config_path", text(&Args::s3_config_path)),
-      field("comm_args", "online_timeout_s", real(&Args::online_timeout_s, 0, true)),
-      field("comm_args", "round_timeout_s", real(&Args::round_timeout_s, 0, true)),
-      field("comm_args", "resend_interval_s", real(&Args::resend_interval_s, 0, true)),
+      field("comm_args", "online_timeout_s", real(&Args::online_timeout_s, 0, true, kMaxWaitS)),
+      field("comm_args", "round_timeout_s", real(&Args::round_timeout_s, 0, true, kMaxWaitS)),
+      field("comm_args", "resend_interval_s", real(&Args::resend_interval_s, 0, true, kMaxWaitS)),
       field("comm_args", "object_store", text(&Args::object_store)),
       field("comm_args", "blob_retention_rounds", integer(&Args::blob_retention_rounds, 0)),
       field("tracking_args", "log_file_dir", text(&Args::log_file_dir)),

@@ -257,8 +257,8 @@ void ServerManager::on_model(const Message& m) {
   // The server is the blob's only reader.
   if (args_.blob_retention_rounds == 0) store_.remove(m.model.key);
   pending_.erase(m.sender);
-  stats_.silos.push_back(
-      {m.sender, data_index_[m.sender], m.num_samples, download_ms, notify_ms, fold_ms, m.metrics});
+  stats_.silos.push_back({m.sender, data_index_[m.sender], m.num_samples, download_ms, notify_ms,
+                          fold_ms, m.metrics, ""});
   FS_LOG_INFO(log_, "round {}: model from silo {} ({} samples), {} of {} in", round_, m.sender,
               m.num_samples, selected_.size() - pending_.size(), selected_.size());
   if (pending_.empty()) finish_round();

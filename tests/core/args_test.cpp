@@ -154,3 +154,14 @@ TEST(Args, FlatKeyFilesWordErrorsLikeTheMainConfig) {
   }
   EXPECT_THROW(comm::load_mqtt_options(dir.path()), ConfigError) << "a directory is named";
 }
+
+TEST(Args, ValuesThatWouldOverflowOrExhaustMemoryAreRefused) {
+  for (const auto& set : {"comm_args.round_timeout_s=1e10", "comm_args.online_timeout_s=1e20",
+                          "comm_args.resend_interval_s=1e300", "train_args.client_num_in_total=1e9",
+                          "train_args.client_num_in_total=1000000000"}) {
+    auto e = error_of("", {set});
+    EXPECT_FALSE(e.empty()) << set << " must be refused";
+    std::string key(set, std::string(set).find('='));
+    EXPECT_NE(e.find(key), std::string::npos) << e;
+  }
+}

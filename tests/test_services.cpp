@@ -7,10 +7,9 @@
 namespace fedsilo::testutil {
 using namespace std::chrono_literals;
 
-Broker::Broker() : port_(free_loopback_port()) {
+Broker::Broker(const std::string& extra_config) : port_(free_loopback_port()) {
   std::ofstream(dir_ / "mosquitto.conf") << "listener " << port_ << " 127.0.0.1\n"
-                                         << "allow_anonymous true\n"
-                                         << "set_tcp_nodelay true\n"
+                                         << extra_config << "set_tcp_nodelay true\n"
                                          << "persistence false\n";
   start();
 }

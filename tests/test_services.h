@@ -11,7 +11,9 @@ namespace fedsilo::testutil {
 
 class Broker {
  public:
-  Broker();
+  // `extra_config` is appended to the broker's mosquitto.conf (e.g. a password file).
+  explicit Broker(const std::string& extra_config = "allow_anonymous true\n");
+  const std::string& dir() const { return dir_.path(); }
   void stop();
   void start();  // again, on the same port
   int port() const { return port_; }

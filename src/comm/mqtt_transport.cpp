@@ -90,10 +90,16 @@ std::string MqttTransport::topic_for(const Message& m) const {
 void MqttTransport::on_connect(mosquitto* mosq, void* self, int rc) {
   auto* t = static_cast<MqttTransport*>(self);
   if (rc != 0) {
-    std::lock_guard<std::mutex> lock(t->mu_);
-    t->last_error_ = mosquitto_connack_string(rc);
+    {
+      std::lock_guard<std::mutex> lock(t->mu_);
+      t->last_error_ = mosquitto_connack_string(rc);
+      // Wrong credentials or no permission will not fix themselves by retrying: say so now
+      // instead of at the end of online_timeout_s. (4 and 5 are MQTT 3.1.1's CONNACK codes.)
+      if (rc == 4 || rc == 5) t->refused_ = true;
+    }
     FS_LOG_ERROR(t->log_, "mqtt: broker {}:{} refused the connection: {}", t->options_.host,
-                 t->options_.port, t->last_error_);
+                 t->options_.port, mosquitto_connack_string(rc));
+    t->cv_.notify_all();
     return;
   }
   std::vector<std::string> topics;
@@ -298,7 +304,14 @@ std::optional<Message> MqttTransport::receive(std::chrono::milliseconds timeout)
 
 void MqttTransport::connect(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, timeout, [&] { return subscribed_; })) {
+  bool ready = cv_.wait_for(lock, timeout, [&] { return subscribed_ || refused_; });
+  if (refused_) {
+    throw ConfigError(fmt::format(
+        "mqtt: the broker {}:{} refused the connection ({}); check MQTT_USER and MQTT_PWD (or "
+        "FEDSILO_MQTT_USER / FEDSILO_MQTT_PASSWORD) and the broker's ACL",
+        options_.host, options_.port, last_error_));
+  }
+  if (!ready) {
     throw TimeoutError(fmt::format("mqtt: could not connect to the broker {}:{} within {} s{}",
                                    options_.host, options_.port, timeout.count() / 1000.0,
                                    last_error_.empty() ? "" : " (" + last_error_ + ")"));

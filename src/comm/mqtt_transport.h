@@ -85,6 +85,7 @@ class MqttTransport : public Transport {
   std::map<int64_t, int64_t> last_seq_;  // sender -> highest sequence accepted
   std::deque<std::string> seen_order_;
   bool subscribed_ = false;
+  bool refused_ = false;  // the broker rejected our credentials: retrying cannot help
   bool ever_subscribed_ = false;
   int subscribe_mid_ = -1;
   std::string last_error_;

@@ -195,3 +195,24 @@ TEST(MqttTransport, SignedMessagesDropForgeriesReplaysAndNonCanonicalTopics) {
   EXPECT_FALSE(server.receive(200ms));
   EXPECT_FALSE(silo.receive(200ms));
 }
+
+TEST(MqttTransport, RefusedCredentialsAreReportedAtOnceNamingTheFix) {
+  testutil::TempDir dir;
+  std::string passwd = dir / "passwd";
+  ASSERT_EQ(std::system(("mosquitto_passwd -b -c " + passwd + " silo1 right >/dev/null").c_str()),
+            0);
+  // `user root`: a broker started as root would read the password file as `mosquitto`, which
+  // cannot enter the test's private folder.
+  testutil::Broker broker("allow_anonymous false\npassword_file " + passwd + "\nuser root\n");
+  auto o = options_for(broker);
+  o.user = "silo1";
+  o.password = "wrong";
+  MqttTransport t(o, "t", 1);
+  // A ConfigError (not the TimeoutError of the deadline) means it gave up on the refusal.
+  try {
+    t.connect(120s);
+    FAIL() << "a refused password must not connect";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("MQTT_PWD"), std::string::npos) << e.what();
+  }
+}

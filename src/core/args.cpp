@@ -3,10 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
 
 #include "core/args_json.h"
 #include "core/config_choices.h"

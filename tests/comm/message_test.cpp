@@ -53,4 +53,12 @@ TEST(Message, RejectsMalformedPayloadsNamingTheField) {
       std::string::npos);
   EXPECT_NE(error_of(std::string(kMaxMessageBytes + 1, ' ')).find("exceeds the limit"),
             std::string::npos);
+  EXPECT_NE(error_of(R"({"type": 5, "id": "x", "run_id": "r", "sender": 1, "receiver": 0,
+                        "seq": -4})")
+                .find("field seq is negative"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"type": 5, "id": "x", "run_id": "r", "sender": 1, "receiver": 0,
+                        "seq": 1e300})")
+                .find("field seq"),
+            std::string::npos);
 }

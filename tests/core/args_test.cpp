@@ -156,9 +156,11 @@ TEST(Args, FlatKeyFilesWordErrorsLikeTheMainConfig) {
 }
 
 TEST(Args, ValuesThatWouldOverflowOrExhaustMemoryAreRefused) {
-  for (const auto& set : {"comm_args.round_timeout_s=1e10", "comm_args.online_timeout_s=1e20",
-                          "comm_args.resend_interval_s=1e300", "train_args.client_num_in_total=1e9",
-                          "train_args.client_num_in_total=1000000000"}) {
+  for (const auto& set :
+       {"comm_args.round_timeout_s=1e10", "comm_args.online_timeout_s=1e20",
+        "comm_args.resend_interval_s=1e300", "train_args.client_num_in_total=1e9",
+        "train_args.client_num_in_total=1000000000", "train_args.max_samples_per_silo=-1",
+        "security_args.message_signing=2"}) {
     auto e = error_of("", {set});
     EXPECT_FALSE(e.empty()) << set << " must be refused";
     std::string key(set, std::string(set).find('='));

@@ -2,6 +2,7 @@
 //   fedsilo server   --cf fedml_config.yaml --rank 0 [...]
 //   fedsilo client   --cf fedml_config.yaml --rank k [--node_rank r] [...]
 //   fedsilo simulate --cf fedml_config.yaml [...]
+//   fedsilo provision --silos N --out DIR [...]
 #include <cstring>
 #include <iostream>
 
@@ -10,7 +11,8 @@
 int main(int argc, char** argv) {
   const char* usage =
       "usage: fedsilo {server|client|simulate} --cf fedml_config.yaml [--rank N] [--run_id ID]\n"
-      "               [--node_rank R] [--set section.key=value ...]   (fedsilo server --help)\n";
+      "               [--node_rank R] [--set section.key=value ...]   (fedsilo server --help)\n"
+      "       fedsilo provision --silos N --out DIR [--broker-host H] [--broker-port P]\n";
   if (argc < 2) {
     std::cerr << usage;
     return 2;
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   if (cmd == "server") return fedsilo::run_hierarchical_cross_silo_server(argc - 1, argv + 1);
   if (cmd == "client") return fedsilo::run_hierarchical_cross_silo_client(argc - 1, argv + 1);
   if (cmd == "simulate") return fedsilo::run_simulation(argc - 1, argv + 1);
+  if (cmd == "provision") return fedsilo::run_provision(argc - 1, argv + 1);
   if (cmd == "--help" || cmd == "-h") {
     std::cout << usage;
     return 0;

@@ -2,17 +2,22 @@
 # README command 1: the seed's example for real. Installs what is missing, builds, fetches MNIST,
 # starts mosquitto on a free loopback port, then the server and silos 1 and 2 as separate
 # processes (50 rounds of FedAvg, logistic regression), and stops everything it started.
-#   scripts/run-demo.sh [--s3] [--example one_line|five_lines|custom_data_and_model] [options]
-# --s3 keeps the models in a local S3 server (s3rver) instead of a directory; --example picks
+#   scripts/run-demo.sh [--s3] [--secure] [--example one_line|five_lines|custom_data_and_model]
+#                       [options]
+# --s3 keeps the models in a local S3 server (s3rver) instead of a directory; --secure provisions
+# the federation first (`fedsilo provision`: a CA, certificates, signing keys) and runs over TLS
+# with client certificates and a per-silo ACL, each party with its own keys; --example picks
 # which of the seed's three example programs run (default one_line); further options go to them,
 # e.g. --set train_args.comm_round=10.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 store=dir
+secure=0
 variant=one_line
 while [ $# -gt 0 ]; do
   case "$1" in
     --s3) store=s3; shift ;;
+    --secure) secure=1; shift ;;
     --example) variant="${2:?--example needs a name}"; shift 2 ;;
     *) break ;;
   esac
@@ -44,11 +49,25 @@ wait_port() {
 }
 
 mqtt_port=$(free_port)
-cat >"$work/mosquitto.conf" <<CONF
+party_sets() { :; }
+if [ $secure = 1 ]; then
+  "$root/build/fedsilo" provision --silos 2 --out "$work/federation" --broker-host 127.0.0.1 \
+    --broker-port "$mqtt_port" --broker-bind 127.0.0.1 >/dev/null
+  cp "$work/federation/broker/mosquitto.conf" "$work/mosquitto.conf"
+  # As root, mosquitto would switch to user mosquitto before reading the 0600 broker key.
+  [ "$(id -u)" = 0 ] && echo "user root" >>"$work/mosquitto.conf"
+  # Each party joins with its own certificate, signing key and the peers' public keys.
+  party_sets() {
+    echo --set "comm_args.mqtt_config_path=$work/federation/$1/mqtt_config.yaml" \
+      --set "security_args.key_dir=$work/federation/$1/keys"
+  }
+else
+  cat >"$work/mosquitto.conf" <<CONF
 listener $mqtt_port 127.0.0.1
 allow_anonymous true
 set_tcp_nodelay true
 CONF
+fi
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids+=($!)
 wait_port "$mqtt_port"
@@ -65,7 +84,7 @@ if [ $store = s3 ]; then
 else
   sets+=(--set "comm_args.object_store=file://$work/blobs")
 fi
-echo "run-demo: example $variant; mosquitto on 127.0.0.1:$mqtt_port, models in $([ $store = s3 ] && echo "S3 (s3rver)" || echo "$work/blobs")"
+echo "run-demo: example $variant; mosquitto on 127.0.0.1:$mqtt_port$([ $secure = 1 ] && echo " (TLS, client certificates, per-silo ACL)"), models in $([ $store = s3 ] && echo "S3 (s3rver)" || echo "$work/blobs")"
 
 cd "$example"
 logs="$example/log/run_demo"
@@ -73,13 +92,16 @@ mkdir -p "$logs"
 start=$(date +%s.%N)
 for rank in 1 2; do
   # Both silos run on this one machine, so each gets its own process-group port.
-  ./run_client.sh "$rank" "${sets[@]}" --set "client_silo_args.pg_master_port=$(free_port)" "$@" \
+  # shellcheck disable=SC2046  # party_sets prints words without spaces
+  ./run_client.sh "$rank" "${sets[@]}" $(party_sets "silo_$rank") \
+    --set "client_silo_args.pg_master_port=$(free_port)" "$@" \
     >"$logs/client-$rank.out" 2>&1 &
   pids+=($!)
 done
 
 set +e
-./run_server.sh "${sets[@]}" "$@" 2>&1 | grep --line-buffered -E "progress:|test_acc|ERROR|WARN|finished"
+# shellcheck disable=SC2046
+./run_server.sh "${sets[@]}" $(party_sets server) "$@" 2>&1 | grep --line-buffered -E "progress:|test_acc|ERROR|WARN|finished"
 server_rc=${PIPESTATUS[0]}
 rc=$server_rc
 for i in 1 2; do

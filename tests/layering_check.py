@@ -25,7 +25,7 @@ PUBLIC = {
     "model.h": "model",
     "state_dict.h": "ml", "trainer.h": "ml", "aggregator.h": "ml",
     "cross_silo.h": "cross_silo", "simulate.h": "cross_silo", "distributed.h": "cross_silo",
-    "fedsilo.h": "cross_silo",
+    "fedsilo.h": "cross_silo", "provision.h": "cross_silo",
 }
 MAX_LINES = 400
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

@@ -1,5 +1,7 @@
 #include "test_services.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -11,6 +13,14 @@ Broker::Broker(const std::string& extra_config) : port_(free_loopback_port()) {
   std::ofstream(dir_ / "mosquitto.conf") << "listener " << port_ << " 127.0.0.1\n"
                                          << extra_config << "set_tcp_nodelay true\n"
                                          << "persistence false\n";
+  start();
+}
+
+Broker::Broker(int port, const std::string& config_text) : port_(port) {
+  // As root, mosquitto switches to user mosquitto before it reads keys and ACLs that a test
+  // wrote as root with mode 0600; keep it root here.
+  std::ofstream(dir_ / "mosquitto.conf")
+      << config_text << (::geteuid() == 0 ? "user root\n" : "") << "persistence false\n";
   start();
 }
 

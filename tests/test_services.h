@@ -13,6 +13,9 @@ class Broker {
  public:
   // `extra_config` is appended to the broker's mosquitto.conf (e.g. a password file).
   explicit Broker(const std::string& extra_config = "allow_anonymous true\n");
+  // A broker from a whole mosquitto.conf (e.g. one `fedsilo provision` wrote) that listens on
+  // 127.0.0.1:`port`.
+  Broker(int port, const std::string& config_text);
   const std::string& dir() const { return dir_.path(); }
   void stop();
   void start();  // again, on the same port

@@ -20,6 +20,7 @@
 #include "fedsilo/error.h"
 #include "fedsilo/exit_code.h"
 #include "fedsilo/model.h"
+#include "fedsilo/provision.h"
 #include "fedsilo/registry.h"
 #include "fedsilo/simulate.h"
 #include "fedsilo/state_dict.h"

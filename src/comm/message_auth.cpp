@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/file_write.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo::comm {
@@ -41,18 +42,6 @@ std::array<unsigned char, N> read_hex_key(const fs::path& path) {
 }
 
 // Written under a temporary name and renamed: a reader never sees half a key.
-void write_file(const fs::path& path, const std::string& text, mode_t mode) {
-  fs::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text << '\n';
-    if (!out) throw Error("signing key " + tmp.string() + ": cannot be written");
-  }
-  ::chmod(tmp.c_str(), mode);
-  fs::rename(tmp, path);
-}
-
 }  // namespace
 
 std::string MessageAuth::party_name(int64_t id) {
@@ -70,8 +59,9 @@ MessageAuth::MessageAuth(std::string key_dir, int64_t self_id)
     ::chmod(dir_.c_str(), 0700);
     std::array<unsigned char, 32> pub{};
     crypto_sign_keypair(pub.data(), secret_.data());
-    write_file(secret_path, to_hex(secret_.data(), secret_.size()), 0600);
-    write_file(fs::path(dir_) / (party_name(self_) + ".pub"), to_hex(pub.data(), pub.size()), 0644);
+    write_file_atomically(secret_path, to_hex(secret_.data(), secret_.size()) + "\n", 0600);
+    write_file_atomically(fs::path(dir_) / (party_name(self_) + ".pub"),
+                          to_hex(pub.data(), pub.size()) + "\n", 0644);
     SPDLOG_INFO("made a signing key for {} in {} (first start)", party_name(self_), dir_);
   } else {
     secret_ = read_hex_key<64>(secret_path);

@@ -44,6 +44,7 @@ MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_
   mosquitto_subscribe_callback_set(mosq_, &MqttTransport::on_subscribe);
   mosquitto_publish_callback_set(mosq_, &MqttTransport::on_publish);
   mosquitto_message_callback_set(mosq_, &MqttTransport::on_message);
+  mosquitto_log_callback_set(mosq_, &MqttTransport::on_log);
   if (!options_.user.empty()) {
     mosquitto_username_pw_set(mosq_, options_.user.c_str(),
                               options_.password.empty() ? nullptr : options_.password.c_str());
@@ -95,7 +96,12 @@ void MqttTransport::on_connect(mosquitto* mosq, void* self, int rc) {
       t->last_error_ = mosquitto_connack_string(rc);
       // Wrong credentials or no permission will not fix themselves by retrying: say so now
       // instead of at the end of online_timeout_s. (4 and 5 are MQTT 3.1.1's CONNACK codes.)
-      if (rc == 4 || rc == 5) t->refused_ = true;
+      if (rc == 4 || rc == 5) {
+        t->refused_ = true;
+        t->refusal_hint_ =
+            "check MQTT_USER and MQTT_PWD (or FEDSILO_MQTT_USER / FEDSILO_MQTT_PASSWORD) and the "
+            "broker's ACL";
+      }
     }
     FS_LOG_ERROR(t->log_, "mqtt: broker {}:{} refused the connection: {}", t->options_.host,
                  t->options_.port, mosquitto_connack_string(rc));
@@ -117,6 +123,31 @@ void MqttTransport::on_connect(mosquitto* mosq, void* self, int rc) {
   t->subscribe_mid_ = mid;
   if (r != MOSQ_ERR_SUCCESS)
     t->last_error_ = std::string("subscribe failed: ") + mosquitto_strerror(r);
+}
+
+// libmosquitto reports a failed TLS handshake only through its log. A certificate the other side
+// rejects (unknown CA, wrong host name, expired, none presented) will fail the same way on every
+// retry, so it ends the wait at once; other TLS errors (a reset mid-handshake) are retried.
+void MqttTransport::on_log(mosquitto*, void* self, int level, const char* text) {
+  if (level != MOSQ_LOG_ERR || !text) return;
+  auto* t = static_cast<MqttTransport*>(self);
+  std::string line = text;
+  bool certificate = line.find("OpenSSL Error") != std::string::npos &&
+                     (line.find("certificate") != std::string::npos ||
+                      line.find("wrong version number") != std::string::npos ||
+                      line.find("unknown ca") != std::string::npos);
+  {
+    std::lock_guard<std::mutex> lock(t->mu_);
+    if (!t->refused_) t->last_error_ = line;
+    if (certificate && !t->refused_) {
+      t->refused_ = true;
+      t->refusal_hint_ =
+          "TLS failed: check MQTT_TLS_CA, MQTT_TLS_CERT and MQTT_TLS_KEY, that BROKER_HOST is a "
+          "name in the broker's certificate, and that BROKER_PORT is the broker's TLS port";
+    }
+  }
+  FS_LOG_ERROR(t->log_, "mqtt: broker {}:{}: {}", t->options_.host, t->options_.port, line);
+  if (certificate) t->cv_.notify_all();
 }
 
 void MqttTransport::on_disconnect(mosquitto*, void* self, int rc) {
@@ -306,10 +337,8 @@ void MqttTransport::connect(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   bool ready = cv_.wait_for(lock, timeout, [&] { return subscribed_ || refused_; });
   if (refused_) {
-    throw ConfigError(fmt::format(
-        "mqtt: the broker {}:{} refused the connection ({}); check MQTT_USER and MQTT_PWD (or "
-        "FEDSILO_MQTT_USER / FEDSILO_MQTT_PASSWORD) and the broker's ACL",
-        options_.host, options_.port, last_error_));
+    throw ConfigError(fmt::format("mqtt: the broker {}:{} refused the connection ({}); {}",
+                                  options_.host, options_.port, last_error_, refusal_hint_));
   }
   if (!ready) {
     throw TimeoutError(fmt::format("mqtt: could not connect to the broker {}:{} within {} s{}",

@@ -61,6 +61,7 @@ class MqttTransport : public Transport {
   static void on_subscribe(mosquitto*, void*, int mid, int, const int*);
   static void on_publish(mosquitto*, void*, int mid);
   static void on_message(mosquitto*, void*, const mosquitto_message*);
+  static void on_log(mosquitto*, void*, int level, const char* text);
   void handle_incoming(const std::string& topic, const std::string& payload);
   void publish_pending();
   void publish_one(uint64_t seq);
@@ -85,7 +86,8 @@ class MqttTransport : public Transport {
   std::map<int64_t, int64_t> last_seq_;  // sender -> highest sequence accepted
   std::deque<std::string> seen_order_;
   bool subscribed_ = false;
-  bool refused_ = false;  // the broker rejected our credentials: retrying cannot help
+  bool refused_ = false;      // the broker rejected our credentials: retrying cannot help
+  std::string refusal_hint_;  // what to check when refused_
   bool ever_subscribed_ = false;
   int subscribe_mid_ = -1;
   std::string last_error_;

@@ -33,7 +33,10 @@ LeafUser read_user(const std::string& file, const std::string& user, const json&
     throw DataError(where() + "num_samples says " + std::to_string(declared) + " but has " +
                     std::to_string(n));
   }
-  int64_t features = n > 0 && xs[0].is_array() ? static_cast<int64_t>(xs[0].size()) : 0;
+  // A data silo with no samples would train on nothing and report a zero weight.
+  if (n == 0) throw DataError(where() + "has 0 samples");
+  int64_t features = xs[0].is_array() ? static_cast<int64_t>(xs[0].size()) : 0;
+  if (features == 0) throw DataError(where() + "sample 0 has 0 features");
   LeafUser u{user, {torch::empty({n, features}, torch::kUInt8), torch::empty({n}, torch::kInt64)}};
   auto* px = u.data.x.data_ptr<uint8_t>();
   auto* py = u.data.y.data_ptr<int64_t>();

@@ -13,6 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr int64_t kMaxClasses = 1 << 16;
+
 const char* dataset_folder(const std::string& dataset) {
   return dataset == "fashion_mnist" ? "FashionMNIST" : "MNIST";
 }
@@ -70,12 +72,20 @@ TensorData read_idx_pair(const fs::path& dir, const std::string& images,
     throw DataError("IDX files " + ip + " and " + lp + " disagree: " + std::to_string(x.size(0)) +
                     " images but " + std::to_string(y.size(0)) + " labels");
   }
+  if (x.size(0) == 0) throw DataError("IDX file " + ip + ": holds 0 samples");
+  if (x.numel() == 0) throw DataError("IDX file " + ip + ": samples have 0 features");
   return {x.reshape({x.size(0), -1}), y.to(torch::kInt64)};
 }
 
-TensorData concat(const std::vector<LeafUser>& users) {
+TensorData concat(const std::vector<LeafUser>& users, const fs::path& folder) {
+  if (users.empty()) throw DataError("LEAF folder " + folder.string() + ": no users");
   std::vector<torch::Tensor> xs, ys;
   for (const auto& u : users) {
+    if (u.data.x.size(1) != users[0].data.x.size(1)) {
+      throw DataError("LEAF folder " + folder.string() + ": user " + u.name + " has " +
+                      std::to_string(u.data.x.size(1)) + " features, user " + users[0].name +
+                      " has " + std::to_string(users[0].data.x.size(1)));
+    }
     xs.push_back(u.data.x);
     ys.push_back(u.data.y);
   }
@@ -103,21 +113,32 @@ std::pair<FederatedDataset, int64_t> load_cross_silo(const Args& args) {
   } else {
     leaf_train = read_leaf_folder((where.dir / "train").string());
     leaf_test = read_leaf_folder((where.dir / "test").string());
-    ds.train_data_global = concat(leaf_train);
-    ds.test_data_global = concat(leaf_test);
+    ds.train_data_global = concat(leaf_train, where.dir / "train");
+    ds.test_data_global = concat(leaf_test, where.dir / "test");
   }
   const auto& train = ds.train_data_global;
-  if (train.size() == 0)
-    throw DataError("dataset " + args.dataset + " in " + where.dir.string() +
-                    " has no training samples");
-  if (train.x.size(1) != ds.test_data_global.x.size(1)) {
+  const auto& test = ds.test_data_global;
+  if (train.size() == 0 || test.size() == 0) {
+    throw DataError("dataset " + args.dataset + " in " + where.dir.string() + " has no " +
+                    (train.size() == 0 ? "training" : "test") + " samples");
+  }
+  if (train.x.size(1) == 0)
+    throw DataError("dataset " + args.dataset + " in " + where.dir.string() + ": 0 features");
+  if (train.x.size(1) != test.x.size(1)) {
     throw DataError("dataset " + args.dataset + " in " + where.dir.string() +
                     ": train and test samples have different sizes");
   }
   ds.train_data_num = train.size();
   ds.test_data_num = ds.test_data_global.size();
-  ds.class_num =
-      std::max(train.y.max().item<int64_t>(), ds.test_data_global.y.max().item<int64_t>()) + 1;
+  int64_t top_label = std::max(train.y.max().item<int64_t>(), test.y.max().item<int64_t>());
+  // The class count sizes the model's output layer; a forged or corrupt label would otherwise
+  // make a model of gigabytes (label 1e6 x 784 features = 3 GB).
+  if (top_label >= kMaxClasses) {
+    throw DataError("dataset " + args.dataset + " in " + where.dir.string() + ": label " +
+                    std::to_string(top_label) + " is not below the limit of " +
+                    std::to_string(kMaxClasses) + " classes");
+  }
+  ds.class_num = top_label + 1;
 
   int64_t k = args.client_num_in_total;
   uint64_t seed = derive_seed({static_cast<uint64_t>(args.random_seed), 0x9a27});
@@ -127,15 +148,22 @@ std::pair<FederatedDataset, int64_t> load_cross_silo(const Args& args) {
           "config data_args.partition_method = natural needs LEAF JSON data (users); " +
           where.dir.string() + " holds IDX files: use homo or hetero");
     }
-    if (static_cast<int64_t>(leaf_train.size()) != k) {
+    // The server draws data silos from 0..client_num_in_total-1, so every one must exist.
+    if (static_cast<int64_t>(leaf_train.size()) < k) {
+      throw ConfigError("config train_args.client_num_in_total = " + std::to_string(k) +
+                        " but the natural partition has only " + std::to_string(leaf_train.size()) +
+                        " LEAF users in " + (where.dir / "train").string() +
+                        ": set it to at most " + std::to_string(leaf_train.size()));
+    }
+    if (static_cast<int64_t>(leaf_train.size()) > k) {
       SPDLOG_WARN(
-          "natural partition: the data has {} users; using them as the data silos instead of "
-          "train_args.client_num_in_total = {}",
+          "natural partition: the data has {} users; only the first "
+          "train_args.client_num_in_total = {} are data silos",
           leaf_train.size(), k);
     }
     std::map<std::string, const TensorData*> tests;
     for (const auto& u : leaf_test) tests[u.name] = &u.data;
-    for (size_t c = 0; c < leaf_train.size(); ++c) {
+    for (int64_t c = 0; c < k; ++c) {
       ds.train_data_local_dict[c] = leaf_train[c].data;
       auto it = tests.find(leaf_train[c].name);
       ds.test_data_local_dict[c] = it != tests.end() ? *it->second : ds.test_data_global;

@@ -55,28 +55,85 @@ TEST(LoadCrossSilo, ImageLabelCountMismatchIsNamed) {
   }
 }
 
+// Expects load_cross_silo to throw E with a message containing `part`.
+template <typename E>
+void expect_load_error(const Args& args, const std::string& part) {
+  try {
+    data::load_cross_silo(args);
+    FAIL() << "expected an error containing: " << part;
+  } catch (const E& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
+TEST(LoadCrossSilo, EmptyIdxDataIsNamedNotATorchError) {
+  TempDir dir;
+  auto mnist = testutil::make_synthetic_mnist(dir.path(), 50, 10);
+  auto args = testutil::small_args(dir.path(), dir / "log");
+  testutil::write_idx(mnist + "/t10k-images-idx3-ubyte.gz", {0, 28, 28}, {}, true);
+  testutil::write_idx(mnist + "/t10k-labels-idx1-ubyte.gz", {0}, {}, true);
+  expect_load_error<DataError>(args, "t10k-images-idx3-ubyte.gz: holds 0 samples");
+  testutil::write_idx(mnist + "/t10k-images-idx3-ubyte.gz", {10, 0, 28}, {}, true);
+  testutil::write_idx(mnist + "/t10k-labels-idx1-ubyte.gz", {10}, std::vector<uint8_t>(10, 1),
+                      true);
+  expect_load_error<DataError>(args, "samples have 0 features");
+}
+
+// Writes a LEAF JSON file with `n_users` users f_0.., user u having u + 1 samples of
+// `features` features each, labels i % 10 (or `label` for the last sample of the last user).
+void write_leaf(const std::string& file, int n_users, int features = 784, int64_t label = -1) {
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+  nlohmann::json doc = {{"users", nlohmann::json::array()},
+                        {"num_samples", nlohmann::json::array()},
+                        {"user_data", nlohmann::json::object()}};
+  for (int u = 0; u < n_users; ++u) {
+    std::string name = "f_" + std::to_string(u);
+    doc["users"].push_back(name);
+    doc["num_samples"].push_back(u + 1);
+    nlohmann::json xs = nlohmann::json::array(), ys = nlohmann::json::array();
+    for (int i = 0; i <= u; ++i) {
+      xs.push_back(std::vector<double>(features, 0.5));
+      ys.push_back(i % 10);
+    }
+    if (label >= 0 && u + 1 == n_users) ys.back() = label;
+    doc["user_data"][name] = {{"x", xs}, {"y", ys}};
+  }
+  std::ofstream(file) << doc.dump();
+}
+
+TEST(LoadCrossSilo, LeafInputThatWouldMisbehaveIsRefused) {
+  TempDir dir;
+  auto train = dir / "MNIST/train/all_data.json", test = dir / "MNIST/test/all_data.json";
+  auto args = testutil::small_args(
+      dir.path(), dir / "log",
+      {"data_args.partition_method=natural", "train_args.client_num_in_total=3"});
+  write_leaf(test, 3);
+  // More data silos than users: the server would select silos that do not exist.
+  write_leaf(train, 2);
+  expect_load_error<ConfigError>(args,
+                                 "client_num_in_total = 3 but the natural partition has only 2");
+  // A label of 1e6 would size a 3 GB output layer.
+  write_leaf(train, 3, 784, 1000000);
+  expect_load_error<DataError>(args, "label 1000000 is not below the limit");
+  // Users with 0 samples, 0 features, or features that differ between users.
+  write_leaf(train, 0);
+  expect_load_error<DataError>(args, "no users");
+  std::ofstream(train) << R"({"users": ["u"], "user_data": {"u": {"x": [], "y": []}}})";
+  expect_load_error<DataError>(args, "user u: has 0 samples");
+  std::ofstream(train) << R"({"users": ["u"], "user_data": {"u": {"x": [[]], "y": [1]}}})";
+  expect_load_error<DataError>(args, "user u: sample 0 has 0 features");
+  write_leaf(train, 3, 4);
+  expect_load_error<DataError>(args, "train and test samples have different sizes");
+  write_leaf(train, 3);
+  std::ofstream(test) << R"({"users": ["a", "b"], "user_data": {"a": {"x": [[0.1]], "y": [1]},
+                          "b": {"x": [[0.1, 0.2]], "y": [1]}}})";
+  expect_load_error<DataError>(args, "user b has 2 features, user a has 1");
+}
+
 TEST(LoadCrossSilo, LeafJsonNaturalPartition) {
   TempDir dir;
-  auto write = [&](const std::string& sub, int n_users) {
-    std::filesystem::create_directories(dir / ("MNIST/" + sub));
-    nlohmann::json doc = {{"users", nlohmann::json::array()},
-                          {"num_samples", nlohmann::json::array()},
-                          {"user_data", nlohmann::json::object()}};
-    for (int u = 0; u < n_users; ++u) {
-      std::string name = "f_" + std::to_string(u);
-      doc["users"].push_back(name);
-      doc["num_samples"].push_back(u + 1);
-      nlohmann::json xs = nlohmann::json::array(), ys = nlohmann::json::array();
-      for (int i = 0; i <= u; ++i) {
-        xs.push_back(std::vector<double>(784, 0.5));
-        ys.push_back(i % 10);
-      }
-      doc["user_data"][name] = {{"x", xs}, {"y", ys}};
-    }
-    std::ofstream(dir / ("MNIST/" + sub + "/all_data.json")) << doc.dump();
-  };
-  write("train", 3);
-  write("test", 3);
+  write_leaf(dir / "MNIST/train/all_data.json", 3);
+  write_leaf(dir / "MNIST/test/all_data.json", 3);
   auto args = testutil::small_args(
       dir.path(), dir / "log",
       {"data_args.partition_method=natural", "train_args.client_num_in_total=3"});

@@ -74,7 +74,7 @@ void DirectoryStore::remove(const std::string& key) {
 std::vector<std::string> DirectoryStore::list(const std::string& prefix) {
   std::vector<std::string> out;
   std::error_code ec;
-  if (!fs::is_directory(root_)) return out;
+  if (!fs::is_directory(root_, ec)) return out;
   for (auto it = fs::recursive_directory_iterator(root_, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;

@@ -1,5 +1,8 @@
 #include "comm/message.h"
 
+#include <limits>
+#include <type_traits>
+
 #include <chrono>
 
 #include "fedsilo/error.h"
@@ -51,17 +54,39 @@ std::string encode(const Message& m) {
 
 namespace {
 
+// Integers must be JSON integers in T's range: nlohmann would otherwise convert 1e300 (undefined
+// behaviour), true, or 2^64-1 silently.
+template <typename T>
+T integer_value(const json& v, const char* name) {
+  if (v.is_number_unsigned()) {
+    auto u = v.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(std::numeric_limits<T>::max())) return static_cast<T>(u);
+  } else if (v.is_number_integer()) {
+    auto i = v.get<int64_t>();
+    if (i >= std::numeric_limits<T>::min() && i <= std::numeric_limits<T>::max())
+      return static_cast<T>(i);
+  } else {
+    throw ProtocolError(std::string("message: field ") + name +
+                        " has the wrong type (an integer is expected): " + v.dump());
+  }
+  throw ProtocolError(std::string("message: field ") + name + " is out of range: " + v.dump());
+}
+
 template <typename T>
 T field(const json& j, const char* name, bool required, T fallback) {
   if (!j.contains(name)) {
     if (required) throw ProtocolError(std::string("message: field ") + name + " is missing");
     return fallback;
   }
-  try {
-    return j.at(name).get<T>();
-  } catch (const json::exception&) {
-    throw ProtocolError(std::string("message: field ") + name +
-                        " has the wrong type: " + j.at(name).dump());
+  const json& v = j.at(name);
+  if constexpr (std::is_integral_v<T>) {
+    return integer_value<T>(v, name);
+  } else {
+    if (!v.is_string()) {
+      throw ProtocolError(std::string("message: field ") + name +
+                          " has the wrong type (a string is expected): " + v.dump());
+    }
+    return v.get<T>();
   }
 }
 

@@ -70,7 +70,8 @@ std::string choice(const YAML::Node& n, const std::string& key,
 }
 
 std::string resolve_path(const std::string& path, const std::string& file_dir) {
-  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path) || file_dir.empty())
+  std::error_code ec;  // a name too long or not permitted simply does not exist here
+  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path, ec) || file_dir.empty())
     return path;
   return (fs::path(file_dir) / path).string();
 }

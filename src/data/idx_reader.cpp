@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -63,8 +65,17 @@ torch::Tensor read_idx(const std::string& path) {
     }
     total *= dims[i];
   }
-  auto out = torch::empty(dims, torch::kUInt8);
-  int64_t got = read_fully(f.get(), out.data_ptr<uint8_t>(), total);
+  // Memory follows the bytes actually there, not the header's promise: a forged header of
+  // 2^40 bytes in a tiny file must not allocate 1 TB first.
+  std::vector<uint8_t> bytes;
+  int64_t got = 0;
+  while (got < total) {
+    int64_t chunk = std::min<int64_t>(total - got, int64_t(16) << 20);
+    bytes.resize(static_cast<size_t>(got + chunk));
+    int64_t n = read_fully(f.get(), bytes.data() + got, chunk);
+    got += n;
+    if (n < chunk) break;
+  }
   if (got != total) {
     throw DataError("IDX file " + path + ": truncated: header promises " + std::to_string(total) +
                     " bytes of data, file has " + std::to_string(got));
@@ -78,6 +89,8 @@ torch::Tensor read_idx(const std::string& path) {
   gzerror(f.get(), &err);
   if (err != Z_OK && err != Z_STREAM_END)
     throw DataError("IDX file " + path + ": corrupt gzip stream");
+  auto out = torch::empty(dims, torch::kUInt8);
+  if (total > 0) std::memcpy(out.data_ptr<uint8_t>(), bytes.data(), static_cast<size_t>(total));
   return out;
 }
 

@@ -67,7 +67,8 @@ LeafUser read_user(const std::string& file, const std::string& user, const json&
 }  // namespace
 
 std::vector<LeafUser> read_leaf_folder(const std::string& folder) {
-  if (!fs::is_directory(folder)) throw DataError("LEAF folder " + folder + ": not found");
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw DataError("LEAF folder " + folder + ": not found");
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(folder)) {
     if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path());

@@ -22,7 +22,8 @@ const char* dataset_folder(const std::string& dataset) {
 // First existing file among name and name.gz.
 std::string find_idx(const fs::path& dir, const std::string& name) {
   for (const auto& candidate : {dir / name, dir / (name + ".gz")}) {
-    if (fs::is_regular_file(candidate)) return candidate.string();
+    std::error_code ec;
+    if (fs::is_regular_file(candidate, ec)) return candidate.string();
   }
   return "";
 }
@@ -49,7 +50,8 @@ Located locate(const Args& args) {
     Located l;
     l.dir = root / dataset_folder(args.dataset);
     l.idx = !find_idx(l.dir, "train-images-idx3-ubyte").empty();
-    l.leaf = fs::is_directory(l.dir / "train") && fs::is_directory(l.dir / "test");
+    std::error_code ec;  // an unusable path is simply not where the data is
+    l.leaf = fs::is_directory(l.dir / "train", ec) && fs::is_directory(l.dir / "test", ec);
     if (l.idx || l.leaf) return l;
     tried += (tried.empty() ? "" : ", ") + l.dir.string();
   }

@@ -61,4 +61,19 @@ TEST(Message, RejectsMalformedPayloadsNamingTheField) {
                         "seq": 1e300})")
                 .find("field seq"),
             std::string::npos);
+  // Integer fields take JSON integers in range only: converting 1e300 would be undefined
+  // behaviour (found by fuzz/fuzz_message), and true or 2^64-1 would pass as 1 or -1.
+  const std::string head = R"({"type": 5, "id": "x", "run_id": "r", )";
+  EXPECT_NE(error_of(head + R"("sender": 1, "receiver": 0, "round": 1e300})")
+                .find("field round has the wrong type (an integer is expected): 1e+300"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + R"("sender": true, "receiver": 0})").find("field sender has the wrong"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + R"("sender": 1, "receiver": 18446744073709551615})")
+                .find("field receiver is out of range"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"type": 4294967301, "id": "x", "run_id": "r", "sender": 1,
+                        "receiver": 0})")
+                .find("field type is out of range"),
+            std::string::npos);
 }

@@ -50,6 +50,12 @@ TEST(IdxReader, RejectsCorruptFilesNamingThem) {
   e = error_of(path);
   EXPECT_NE(e.find("trailing bytes"), std::string::npos) << e;
 
+  // A header promising 2^40 bytes in a 20-byte file is rejected without allocating for it (the
+  // fuzzer's malloc limit caught the old reader allocating first).
+  testutil::write_idx(path, {1 << 20, 1 << 20}, {1, 2, 3, 4}, false);
+  e = error_of(path);
+  EXPECT_NE(e.find("promises 1099511627776 bytes of data, file has 4"), std::string::npos) << e;
+
   EXPECT_NE(error_of(dir / "missing").find("cannot be opened"), std::string::npos);
   std::ofstream(path, std::ios::trunc);  // empty
   EXPECT_NE(error_of(path).find("empty or truncated"), std::string::npos);

@@ -11,7 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(message safetensors config_yaml key_files idx leaf_json)
+[ ${#targets[@]} -gt 0 ] || targets=(message safetensors config_yaml key_files idx leaf_json sa_payloads)
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz: SECONDS must be a whole number" >&2; exit 2; }
 out="${FEDSILO_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 cmake -S "$root/fuzz" -B "$out" -DCMAKE_CXX_COMPILER=clang++ >/dev/null

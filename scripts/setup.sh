@@ -11,7 +11,8 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libmosquitto-dev mosquitto               # MQTT client library and broker
   libcurl4-openssl-dev libssl-dev zlib1g-dev
-  libsodium-dev                            # Ed25519 message signatures
+  libsodium-dev                            # Ed25519 signatures, X25519, ChaCha20 (secure aggregation)
+  clang libclang-rt-14-dev                 # libFuzzer + sanitizers for scripts/fuzz.sh
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist                    # Fashion-MNIST for scripts/get-data.sh
   chromium                                 # renders report.html in the report test

@@ -72,6 +72,13 @@ struct Args {
   bool message_signing = true;  // false: an explicit, warned opt-out (forged messages accepted)
   std::string key_dir;          // signing keys; empty = <log_file_dir>/keys
 
+  // secure_aggregation_args (FedML's keys; docs/config.md, docs/protocol.md "Secure
+  // aggregation"). federated_optimizer SA sets enable_sa; LightSecAgg stops the run (exit 2).
+  bool enable_sa = false;
+  std::string sa_method = "secagg";  // secagg | lightsecagg
+  int64_t prime_number = (int64_t(1) << 61) - 1;
+  int64_t precision_parameter = 16;  // fractional bits of the fixed-point encoding
+
   // client_silo_args
   int64_t n_node_in_silo = 1;
   int64_t n_proc_per_node = 1;

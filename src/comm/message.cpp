@@ -24,6 +24,18 @@ const char* to_string(MsgType t) {
       return "CHECK_CLIENT_STATUS";
     case MsgType::kFinish:
       return "FINISH";
+    case MsgType::kSaAdvertise:
+      return "SA_ADVERTISE";
+    case MsgType::kSaRoster:
+      return "SA_ROSTER";
+    case MsgType::kSaShares:
+      return "SA_SHARES";
+    case MsgType::kSaDeliver:
+      return "SA_DELIVER";
+    case MsgType::kSaUnmask:
+      return "SA_UNMASK";
+    case MsgType::kSaReveal:
+      return "SA_REVEAL";
   }
   return "UNKNOWN";
 }
@@ -47,6 +59,7 @@ std::string encode(const Message& m) {
   if (m.num_samples) j["num_samples"] = m.num_samples;
   if (!m.status.empty()) j["status"] = m.status;
   if (!m.metrics.empty()) j["metrics"] = m.metrics;
+  if (!m.sa.empty()) j["sa"] = m.sa;
   if (m.sent_at_us) j["sent_at_us"] = m.sent_at_us;
   if (m.seq) j["seq"] = m.seq;
   return j.dump();
@@ -108,6 +121,12 @@ Message decode(const std::string& payload) {
     case 5:
     case 6:
     case 7:
+    case 20:
+    case 21:
+    case 22:
+    case 23:
+    case 24:
+    case 25:
       m.type = static_cast<MsgType>(type);
       break;
     default:
@@ -140,6 +159,10 @@ Message decode(const std::string& payload) {
   if (j.contains("metrics")) {
     if (!j["metrics"].is_object()) throw ProtocolError("message: field metrics must be an object");
     m.metrics = j["metrics"];
+  }
+  if (j.contains("sa")) {
+    if (!j["sa"].is_object()) throw ProtocolError("message: field sa must be an object");
+    m.sa = j["sa"];
   }
   if ((m.type == MsgType::kInitConfig || m.type == MsgType::kSyncModel ||
        m.type == MsgType::kSendModel) &&

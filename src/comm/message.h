@@ -17,6 +17,13 @@ enum class MsgType : int {
   kClientStatus = 5,
   kCheckClientStatus = 6,
   kFinish = 7,
+  // Secure aggregation (docs/protocol.md, "Secure aggregation"); payloads in `sa`.
+  kSaAdvertise = 20,  // silo -> server: this round's two public keys
+  kSaRoster = 21,     // server -> silo: every participant's public keys (U1)
+  kSaShares = 22,     // silo -> server: encrypted key shares, one per other participant
+  kSaDeliver = 23,    // server -> silo: the shares addressed to it, and U2
+  kSaUnmask = 24,     // server -> silo: who reported (U3) and who dropped
+  kSaReveal = 25,     // silo -> server: its shares for unmasking
 };
 
 const char* to_string(MsgType t);
@@ -39,6 +46,8 @@ struct Message {
   // a replayed message even after the id has left its memory of recent ids.
   int64_t seq = 0;
   nlohmann::json metrics = nlohmann::json::object();
+  // Secure-aggregation payload (an object; its fields are checked by cross_silo/secure_round).
+  nlohmann::json sa = nlohmann::json::object();
 };
 
 // Encodes as a compact JSON object. decode() validates every field and throws ProtocolError

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -72,6 +73,21 @@ Access registered(std::string Args::*f) {
           dump(f)};
 }
 
+// A registered name, or one of `reserved`: names FedML defines that check_consistency answers
+// with a specific message (e.g. SA) rather than "must be one of".
+Access registered_or(std::string Args::*f, std::vector<std::string> reserved) {
+  return {[f, reserved](Args& a, const YAML::Node& n, const std::string& path) {
+            std::string v = n.IsScalar() ? n.Scalar() : "";
+            if (std::find(reserved.begin(), reserved.end(), v) != reserved.end()) {
+              a.*f = v;
+              return;
+            }
+            auto names = config_choices(path);
+            a.*f = names ? config::choice(n, path, *names) : config::text(n, path);
+          },
+          dump(f)};
+}
+
 Access boolean(bool Args::*f) {
   return {[f](Args& a, const YAML::Node& n, const std::string& path) {
             a.*f = config::boolean(n, path);
@@ -132,7 +148,8 @@ const std::vector<Field>& schema() {
       field("model_args", "model", registered(&Args::model)),
       field("model_args", "model_file_cache_folder", text(&Args::model_file_cache_folder)),
       field("model_args", "global_model_file_path", text(&Args::global_model_file_path)),
-      field("train_args", "federated_optimizer", registered(&Args::federated_optimizer)),
+      field("train_args", "federated_optimizer",
+            registered_or(&Args::federated_optimizer, {"SA", "LSA"})),
       field("train_args", "client_id_list", Access{read_id_list, dump(&Args::client_id_list)}),
       field("train_args", "client_num_in_total",
             integer(&Args::client_num_in_total, 1, kMaxDataSilos)),
@@ -167,6 +184,13 @@ const std::vector<Field>& schema() {
       field("tracking_args", "wandb_project", ignored()),
       field("tracking_args", "wandb_name", ignored()),
       field("security_args", "message_signing", boolean(&Args::message_signing)),
+      field("secure_aggregation_args", "enable_sa", boolean(&Args::enable_sa)),
+      field("secure_aggregation_args", "sa_method",
+            choice(&Args::sa_method, {"secagg", "lightsecagg"})),
+      field("secure_aggregation_args", "prime_number",
+            integer(&Args::prime_number, 3, (int64_t(1) << 62) - 1)),
+      field("secure_aggregation_args", "precision_parameter",
+            integer(&Args::precision_parameter, 0, 52)),
       field("security_args", "key_dir", text(&Args::key_dir)),
       field("client_silo_args", "n_node_in_silo", integer(&Args::n_node_in_silo, 1, 4096)),
       field("client_silo_args", "n_proc_per_node", integer(&Args::n_proc_per_node, 1, 4096)),
@@ -226,6 +250,23 @@ void check_consistency(const Args& a) {
                      a.node_rank_in_silo, a.n_node_in_silo));
   }
   if (a.rank < 0) fail(fmt::format("--rank {} must be >= 0", a.rank));
+  if (a.enable_sa) {
+    if (a.sa_method != "secagg") {
+      fail("secure_aggregation_args.sa_method = " + a.sa_method +
+           ": only secagg is implemented (LightSecAgg is not); use sa_method: secagg");
+    }
+    if (!a.message_signing) {
+      fail(
+          "secure_aggregation_args.enable_sa needs security_args.message_signing: true (the "
+          "silos' keys travel in signed messages)");
+    }
+    if (a.client_num_per_round < 2 || a.client_num_per_round > 255) {
+      fail(
+          fmt::format("secure aggregation needs 2 to 255 silos per round "
+                      "(train_args.client_num_per_round = {})",
+                      a.client_num_per_round));
+    }
+  }
   if (a.object_store != "s3" && a.object_store.rfind("file://", 0) != 0) {
     fail("comm_args.object_store = " + a.object_store + ": must be s3 or file://<folder>");
   }
@@ -290,6 +331,12 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
     std::string w = "config key " + k + " is not known to fedsilo and is ignored";
     if (warnings) warnings->push_back(w);
     SPDLOG_WARN("{}", w);
+  }
+  // FedML names secure aggregation as an optimizer too; it aggregates like FedAvg.
+  if (a.federated_optimizer == "SA" || a.federated_optimizer == "LSA") {
+    if (a.federated_optimizer == "LSA") a.sa_method = "lightsecagg";
+    a.enable_sa = true;
+    a.federated_optimizer = "FedAvg";
   }
   check_consistency(a);
   return a;

@@ -5,9 +5,9 @@
 #include <filesystem>
 
 #include "core/log.h"
-#include "silo/silo_role.h"
 #include "fedsilo/error.h"
 #include "fedsilo/fedsilo.h"
+#include "silo/silo_role.h"
 
 namespace fedsilo {
 

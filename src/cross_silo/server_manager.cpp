@@ -39,6 +39,7 @@ ServerManager::ServerManager(const Args& args, Model model, comm::Transport& tra
       log_(logging::role_logger("Server", 0)),
       nonce_(random_nonce()) {
   layout_ = clone_state(state_of(model_.module()));
+  if (args_.enable_sa) secure_params(args_);  // a bad prime stops the run before it starts
 }
 
 double ServerManager::ms_since(Clock::time_point t) const {
@@ -79,6 +80,10 @@ std::string ServerManager::waiting_for() const {
       return fmt::format("silos [{}] to come online", fmt::join(missing, ", "));
     }
     case State::kTraining:
+      if (secure_) {
+        return fmt::format("silos [{}] to send their {} for round {}",
+                           fmt::join(secure_->pending(), ", "), secure_->phase_name(), round_);
+      }
       return fmt::format("silos [{}] to send their models for round {}", fmt::join(pending_, ", "),
                          round_);
     case State::kDone:
@@ -117,6 +122,12 @@ void ServerManager::resend() {
       if (!online_.count(id)) transport_.send(make(MsgType::kCheckClientStatus, id));
     }
   } else if (state_ == State::kTraining) {
+    if (secure_) {
+      FS_LOG_INFO(log_, "round {}: asking silos [{}] again for {}", round_,
+                  fmt::join(secure_->pending(), ", "), secure_->phase_name());
+      for (int64_t silo : secure_->pending()) send_secure_request(silo);
+      return;
+    }
     FS_LOG_INFO(log_, "round {}: asking silos [{}] again", round_, fmt::join(pending_, ", "));
     for (int64_t silo : pending_) send_round_request(silo);
   }
@@ -147,7 +158,12 @@ void ServerManager::handle(const Message& m) {
       on_status(m);
       break;
     case MsgType::kSendModel:
-      on_model(m);
+      secure_ ? on_masked_model(m) : on_model(m);
+      break;
+    case MsgType::kSaAdvertise:
+    case MsgType::kSaShares:
+    case MsgType::kSaReveal:
+      on_secure(m);
       break;
     default:
       FS_LOG_WARN(log_, "dropping {} {} from silo {}: the server does not take this message type",
@@ -171,6 +187,7 @@ void ServerManager::on_status(const Message& m) {
     }
   } else if (m.status == "OFFLINE") {
     online_.erase(m.sender);
+    if (secure_ && drop_offline_secure_silo(m.sender)) return;
     FS_LOG_WARN(log_, "silo {} went OFFLINE{}", m.sender,
                 pending_.count(m.sender)
                     ? fmt::format(" before sending its model for round {}", round_)
@@ -201,6 +218,9 @@ void ServerManager::start_round(int64_t round) {
   stats_.round = round;
   stats_.server_upload_ms = ms_since(t0);
   aggregator_->reset(global);
+  secure_.reset();
+  if (args_.enable_sa)
+    secure_ = std::make_unique<ServerSecureRound>(args_, round, selected_, layout_);
   pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
   for (int64_t silo : selected_) send_round_request(silo);
   deadline_ = clock_.now() + seconds_to_duration(args_.round_timeout_s);
@@ -266,8 +286,12 @@ void ServerManager::on_model(const Message& m) {
 
 void ServerManager::finish_round() {
   auto t0 = clock_.now();
-  if (aggregator_->total_weight() > 0) {
-    auto aggregate = aggregator_->report();
+  if (secure_ && secure_->phase() != ServerSecureRound::Phase::kUnmasked) {
+    FS_LOG_ERROR(log_, "round {}: secure aggregation failed ({}); the global model stays as it was",
+                 round_, secure_->failure());
+    stats_.aggregate_rejected = true;
+  } else if (secure_ ? secure_->total_weight() > 0 : aggregator_->total_weight() > 0) {
+    auto aggregate = secure_ ? secure_->result() : aggregator_->report();
     try {
       check_finite(aggregate, fmt::format("aggregate of round {}", round_));
       load_state(model_.module(), aggregate, "aggregate");

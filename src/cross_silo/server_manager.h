@@ -13,6 +13,7 @@
 #include "cross_silo/driver_loop.h"
 #include "cross_silo/round_stats.h"
 #include "cross_silo/run_recorder.h"
+#include "cross_silo/secure_round.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/args.h"
 #include "fedsilo/cross_silo.h"
@@ -58,6 +59,12 @@ class ServerManager : public DrivenMachine {
   enum class State { kWaitingOnline, kTraining, kDone };
   void on_status(const comm::Message& m);
   void on_model(const comm::Message& m);
+  // Secure aggregation (args.enable_sa): the SA_* messages, and what a finished phase sends.
+  void on_secure(const comm::Message& m);
+  void on_masked_model(const comm::Message& m);
+  void after_secure_step(bool phase_done);
+  void send_secure_request(int64_t silo);
+  bool drop_offline_secure_silo(int64_t silo);  // true when it was this round's to drop
   void start_round(int64_t round);
   void finish_round();
   void finish_run();
@@ -88,6 +95,7 @@ class ServerManager : public DrivenMachine {
   BlobRef global_ref_;
   std::map<int64_t, std::vector<std::string>> blobs_;  // round -> keys still in the store
   StateDict layout_;
+  std::unique_ptr<ServerSecureRound> secure_;  // this round's, when enable_sa
   std::map<int64_t, int64_t> data_silo_sizes_;
   Clock::time_point deadline_;
   Clock::time_point run_start_, round_start_;

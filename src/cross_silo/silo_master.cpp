@@ -28,6 +28,7 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
       clock_(clock),
       log_(logging::role_logger("Client", silo_id)) {
   layout_ = clone_state(state_of(model_.module()));
+  if (args_.enable_sa) secure_params(args_);  // a bad prime stops the run before it starts
   std::random_device rd;
   nonce_ = fmt::format("{:08x}", rd());
 }
@@ -132,6 +133,11 @@ void SiloMaster::handle(const Message& m) {
     case MsgType::kFinish:
       on_finish(m);
       break;
+    case MsgType::kSaRoster:
+    case MsgType::kSaDeliver:
+    case MsgType::kSaUnmask:
+      on_secure(m);
+      break;
     default:
       FS_LOG_WARN(log_, "dropping {} {}: a silo does not take this message type", to_string(m.type),
                   m.id);
@@ -139,6 +145,12 @@ void SiloMaster::handle(const Message& m) {
 }
 
 void SiloMaster::on_train(const Message& m) {
+  if (secure_ && m.round == secure_->round()) {
+    // The server still waits for this round's keys: the same keys again, never new ones.
+    FS_LOG_INFO(log_, "round {} asked again ({}); sending the same keys again", m.round, m.id);
+    transport_.send(secure_replies_.at(MsgType::kSaAdvertise).second);
+    return;
+  }
   if (m.round == last_round_ && last_reply_ && last_reply_->round == m.round) {
     // The server asks again: our answer was lost (e.g. the broker restarted). Never retrain.
     FS_LOG_INFO(log_, "round {} asked again ({}); sending the same model again", m.round, m.id);
@@ -187,6 +199,16 @@ void SiloMaster::on_train(const Message& m) {
   last_round_ = m.round;
   if (on_round_) on_round_(m.round, m.data_silo_index, global.bytes);
   global = FetchedModel{};  // the blob's bytes are not needed while training
+  if (args_.enable_sa) {
+    // Keys first, so the server can gather everyone's while this silo trains.
+    secure_ = std::make_unique<SiloSecureRound>(args_, id_, m.round);
+    secure_replies_.clear();
+    auto advert = make(MsgType::kSaAdvertise);
+    advert.round = m.round;
+    advert.sa = secure_->advert();
+    secure_replies_[MsgType::kSaAdvertise] = {m.sa, advert};
+    transport_.send(advert);
+  }
   t0 = clock_.now();
   TrainContext ctx{m.round, id_, m.data_silo_index};
   TrainResult r = trainer_.train(model_, it->second, ctx);
@@ -195,18 +217,75 @@ void SiloMaster::on_train(const Message& m) {
   auto key = silo_blob_key(args_.run_id, id_, m.round);
   auto reply = make(MsgType::kSendModel);
   reply.round = m.round;
-  reply.model = put_model(store_, key, state_of(model_.module()));
-  double upload_ms = ms_since(t0);
   reply.num_samples = r.num_samples;
   reply.data_silo_index = m.data_silo_index;
-  reply.metrics = {{"train_loss", r.loss},   {"train_acc", r.accuracy},
-                   {"train_ms", train_ms},   {"download_ms", download_ms},
-                   {"upload_ms", upload_ms}, {"sync_notify_ms", notify_ms}};
+  reply.metrics = {{"train_loss", r.loss},
+                   {"train_acc", r.accuracy},
+                   {"train_ms", train_ms},
+                   {"download_ms", download_ms},
+                   {"sync_notify_ms", notify_ms}};
+  ++rounds_trained_;
+  if (secure_) {
+    // Uploaded only masked, once the server has delivered the other silos' key shares.
+    trained_ = clone_state(state_of(model_.module()));
+    trained_reply_ = reply;
+    return;
+  }
+  reply.model = put_model(store_, key, state_of(model_.module()));
+  reply.metrics["upload_ms"] = ms_since(t0);
   reply.sent_at_us = comm::now_us();  // after the upload: the hop's latency excludes it
   last_reply_ = reply;
   transport_.send(reply);
+}
 
-  ++rounds_trained_;
+comm::Message SiloMaster::secure_reply(const Message& m) {
+  if (m.type == MsgType::kSaRoster) {
+    auto reply = make(MsgType::kSaShares);
+    reply.sa = secure_->shares(m.sa);
+    return reply;
+  }
+  if (m.type == MsgType::kSaDeliver) {
+    auto t0 = clock_.now();
+    auto masked = secure_->masked(trained_, static_cast<double>(trained_reply_.num_samples), m.sa);
+    Message reply = trained_reply_;
+    reply.model = put_model(store_, silo_blob_key(args_.run_id, id_, m.round), masked);
+    reply.metrics["upload_ms"] = ms_since(t0);
+    reply.sent_at_us = comm::now_us();
+    last_reply_ = reply;
+    return reply;
+  }
+  auto reply = make(MsgType::kSaReveal);
+  reply.sa = secure_->reveal(m.sa);
+  return reply;
+}
+
+void SiloMaster::on_secure(const Message& m) {
+  if (!secure_ || m.round != secure_->round() || trained_.empty()) {
+    FS_LOG_INFO(log_, "dropping {} {} for round {}: not expected now", to_string(m.type), m.id,
+                m.round);
+    return;
+  }
+  auto it = secure_replies_.find(m.type);
+  if (it != secure_replies_.end()) {
+    // Asked again: the same answer. An unmask request that changed is refused: answering two
+    // different ones could reveal both shares of one silo.
+    if (it->second.first != m.sa) {
+      FS_LOG_ERROR(log_, "refusing {} {}: it differs from the round's earlier request",
+                   to_string(m.type), m.id);
+      return;
+    }
+    transport_.send(it->second.second);
+    return;
+  }
+  try {
+    auto reply = secure_reply(m);
+    reply.round = m.round;
+    secure_replies_[m.type] = {m.sa, reply};
+    transport_.send(reply);
+  } catch (const Error& e) {
+    FS_LOG_ERROR(log_, "round {}: secure aggregation step {} failed: {}", m.round,
+                 to_string(m.type), e.what());
+  }
 }
 
 void SiloMaster::on_finish(const Message& m) {

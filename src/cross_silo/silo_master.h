@@ -12,6 +12,7 @@
 #include "comm/transport.h"
 #include "core/clock.h"
 #include "cross_silo/driver_loop.h"
+#include "cross_silo/secure_round.h"
 #include "fedsilo/args.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/model.h"
@@ -56,6 +57,9 @@ class SiloMaster : public DrivenMachine {
  private:
   void on_train(const comm::Message& m);
   void on_finish(const comm::Message& m);
+  // Secure aggregation (args.enable_sa): the server's SA_* requests of the current round.
+  void on_secure(const comm::Message& m);
+  comm::Message secure_reply(const comm::Message& request);
   void send_status(const std::string& status);
   comm::Message make(comm::MsgType type);
   double ms_since(Clock::time_point t) const;
@@ -74,6 +78,12 @@ class SiloMaster : public DrivenMachine {
   int64_t last_round_ = -1;
   std::optional<comm::Message> last_reply_;
   int64_t rounds_trained_ = 0;
+  // Secure aggregation: this round's keys, the trained update (uploaded only masked), and the
+  // reply to each request type, so a repeated request gets the same answer.
+  std::unique_ptr<SiloSecureRound> secure_;
+  StateDict trained_;
+  comm::Message trained_reply_;
+  std::map<comm::MsgType, std::pair<nlohmann::json, comm::Message>> secure_replies_;
   bool done_ = false;
   ExitCode exit_code_ = ExitCode::kCompleted;
   Clock::time_point deadline_;

@@ -21,6 +21,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -103,7 +104,7 @@ class ServerRound {
   const std::vector<Advert>& u1() const { return u1_; }
   // Step 3 input; throws ProtocolError for a wrong length, a value outside Z_p, or a party not
   // in U2.
-  void add_masked(int64_t id, std::vector<uint64_t> y, const std::vector<int64_t>& u2);
+  void add_masked(int64_t id, const std::vector<uint64_t>& y, const std::vector<int64_t>& u2);
   std::vector<int64_t> survivors() const;
   // Step 4: `revealed` from at least threshold() survivors. Returns sum q(w_u x_u) over the
   // survivors. Throws ProtocolError when too few survivors or shares are there, or a rebuilt
@@ -118,7 +119,8 @@ class ServerRound {
   std::vector<Advert> u1_;
   int64_t length_;
   int threshold_;
-  std::map<int64_t, std::vector<uint64_t>> masked_;
+  std::set<int64_t> reported_;  // U3
+  std::vector<uint64_t> sum_;   // of the masked inputs: one model's worth of memory, not n
 };
 
 }  // namespace fedsilo::secagg

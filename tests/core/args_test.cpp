@@ -167,3 +167,32 @@ TEST(Args, ValuesThatWouldOverflowOrExhaustMemoryAreRefused) {
     EXPECT_NE(e.find(key), std::string::npos) << e;
   }
 }
+
+TEST(Args, SecureAggregationKeysAreFedMLsAndWhatCannotRunStops) {
+  const std::vector<std::string> two = {"train_args.client_id_list=[1, 2]",
+                                        "train_args.client_num_in_total=2",
+                                        "train_args.client_num_per_round=2"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), two.begin(), two.end());
+    return more;
+  };
+  auto sa = fedsilo::parse_args_yaml("", with({"train_args.federated_optimizer=SA"}));
+  EXPECT_TRUE(sa.enable_sa);
+  EXPECT_EQ(sa.federated_optimizer, "FedAvg");  // SA aggregates like FedAvg
+  EXPECT_TRUE(
+      fedsilo::parse_args_yaml("", with({"secure_aggregation_args.enable_sa=true"})).enable_sa);
+  for (const auto& sets : std::vector<std::vector<std::string>>{
+           with({"train_args.federated_optimizer=LSA"}),
+           with({"secure_aggregation_args.enable_sa=true",
+                 "secure_aggregation_args.sa_method=lightsecagg"}),
+           with({"secure_aggregation_args.enable_sa=true", "security_args.message_signing=false"}),
+           {"secure_aggregation_args.enable_sa=true"}}) {  // one silo per round
+    auto e = error_of("", sets);
+    EXPECT_NE(e.find("secur"), std::string::npos) << sets.back() << ": " << e;
+  }
+  EXPECT_NE(error_of("", {"secure_aggregation_args.sa_method=other"}).find("sa_method"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("", {"secure_aggregation_args.precision_parameter=60"}).find("precision_parameter"),
+      std::string::npos);
+}

@@ -56,7 +56,7 @@ int64_t id_of(const std::string& s, const std::string& what) {
 }
 
 std::vector<int64_t> ids_of(const json& sa, const char* field) {
-  if (!sa.contains(field) || !sa[field].is_array() || sa[field].size() > 255)
+  if (!sa.is_object() || !sa.contains(field) || !sa[field].is_array() || sa[field].size() > 255)
     throw ProtocolError(std::string("secure aggregation: ") + field + " must be a list of ids");
   std::vector<int64_t> ids;
   for (const auto& v : sa[field]) {
@@ -65,6 +65,13 @@ std::vector<int64_t> ids_of(const json& sa, const char* field) {
     ids.push_back(v.get<int64_t>());
   }
   return ids;
+}
+
+// sa[field], or ProtocolError when sa is not an object or lacks it.
+const json& member(const json& sa, const char* field) {
+  if (!sa.is_object() || !sa.contains(field))
+    throw ProtocolError(std::string("secure aggregation: field ") + field + " is missing");
+  return sa[field];
 }
 
 const json& object_field(const json& sa, const char* field) {
@@ -107,8 +114,8 @@ json SiloSecureRound::shares(const json& roster) {
     if (!keys.is_object()) throw ProtocolError("secure aggregation: roster entry is not an object");
     secagg::Advert a;
     a.id = id_of(id, "roster id");
-    a.cipher_public = key_from_hex(keys.value("c", json()), "roster key c");
-    a.mask_public = key_from_hex(keys.value("s", json()), "roster key s");
+    a.cipher_public = key_from_hex(member(keys, "c"), "roster key c");
+    a.mask_public = key_from_hex(member(keys, "s"), "roster key s");
     adverts.push_back(a);
   }
   participants_ = adverts.size();
@@ -228,8 +235,8 @@ bool ServerSecureRound::on_advert(int64_t silo, const json& sa) {
   if (phase_ != Phase::kAdverts || !pending_.count(silo)) return false;
   secagg::Advert a;
   a.id = silo;
-  a.cipher_public = key_from_hex(sa.value("c", json()), "key c");
-  a.mask_public = key_from_hex(sa.value("s", json()), "key s");
+  a.cipher_public = key_from_hex(member(sa, "c"), "key c");
+  a.mask_public = key_from_hex(member(sa, "s"), "key s");
   u1_.push_back(a);
   pending_.erase(silo);
   return advance();

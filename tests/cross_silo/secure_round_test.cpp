@@ -134,3 +134,20 @@ TEST(SecureRound, DistributedRunOverMosquittoMatchesPlainWithinTheQuantisationEr
   // The store never held a silo's plain update: its blobs are masked integers.
   EXPECT_NE(run.output("server", 0).find("secure aggregation asks silos"), std::string::npos);
 }
+
+TEST(SecureRound, ANonPrimeFieldStopsTheRunBeforeItStarts) {
+  testutil::TempDir dir;
+  auto sets = kFourSilos;
+  sets.push_back("secure_aggregation_args.enable_sa=true");
+  sets.push_back("secure_aggregation_args.prime_number=32750");  // even: not a field
+  auto args = testutil::small_args(dir.path(), dir / "log", sets);
+  comm::InprocBus bus;
+  comm::MemoryStore store;
+  auto end = bus.endpoint(0);
+  try {
+    cross_silo::ServerManager server(args, model::create(args, 10), *end, store, nullptr);
+    FAIL() << "a non-prime prime_number must stop the run (exit 2)";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("prime_number = 32750"), std::string::npos) << e.what();
+  }
+}

@@ -285,11 +285,10 @@ bool ServerSecureRound::on_reveal(int64_t silo, const json& sa) {
   return advance();
 }
 
-bool ServerSecureRound::drop(int64_t silo, const std::string& why) {
+bool ServerSecureRound::drop(int64_t silo) {
   if (!pending_.erase(silo)) return false;
   // A survivor that does not reveal simply contributes no shares: others may be enough. A silo
   // dropped before uploading is unmasked from the others' shares of its key.
-  (void)why;
   return advance();
 }
 

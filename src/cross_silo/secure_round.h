@@ -56,7 +56,7 @@ class ServerSecureRound {
   bool on_upload(int64_t silo, const StateDict& masked_blob, double weight);
   bool on_reveal(int64_t silo, const nlohmann::json& sa);
   // The silo went away this round (OFFLINE, or a bad payload): true when the phase completed.
-  bool drop(int64_t silo, const std::string& why);
+  bool drop(int64_t silo);
 
   nlohmann::json roster() const;                   // for SA_ROSTER (phase kShares)
   nlohmann::json deliver_for(int64_t silo) const;  // for SA_DELIVER (phase kUploads)

@@ -62,7 +62,7 @@ bool ServerManager::drop_offline_secure_silo(int64_t silo) {
               "without it",
               round_, silo, secure_->phase_name());
   pending_.erase(silo);
-  after_secure_step(secure_->drop(silo, "offline"));
+  after_secure_step(secure_->drop(silo));
   return true;
 }
 
@@ -82,7 +82,7 @@ void ServerManager::on_secure(const Message& m) {
     FS_LOG_ERROR(log_, "round {}: silo {}'s {} is malformed ({}); the round goes on without it",
                  round_, m.sender, to_string(m.type), e.what());
     pending_.erase(m.sender);
-    done = secure_->drop(m.sender, e.what());
+    done = secure_->drop(m.sender);
   }
   after_secure_step(done);
 }
@@ -114,7 +114,7 @@ void ServerManager::on_masked_model(const Message& m) {
                  "round {}: rejecting silo {}'s masked update ({}); the round goes on "
                  "without it",
                  round_, m.sender, e.what());
-    done = secure_->drop(m.sender, e.what());
+    done = secure_->drop(m.sender);
   }
   pending_.erase(m.sender);
   stats_.silos.push_back(

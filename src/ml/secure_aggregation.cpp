@@ -100,22 +100,25 @@ struct Participant::State {
   // The shares each sender gave this participant: of its self-mask seed and of its mask key.
   std::map<int64_t, std::pair<std::string, std::string>> held;
   std::set<int64_t> u2;
+
+  State(int64_t self, std::string run_id, int64_t round, Params params)
+      : self(self), run_id(std::move(run_id)), round(round), params(params) {}
+  ~State() {
+    sodium_memzero(cipher_secret.data(), cipher_secret.size());
+    sodium_memzero(mask_secret.data(), mask_secret.size());
+    sodium_memzero(self_seed.data(), self_seed.size());
+  }
 };
 
 Participant::Participant(int64_t self, std::string run_id, int64_t round, Params params)
-    : s_(new State{self, std::move(run_id), round, params}) {
+    : s_(std::make_unique<State>(self, std::move(run_id), round, params)) {
   init_sodium();
   keypair(s_->cipher_secret, s_->cipher_public);
   keypair(s_->mask_secret, s_->mask_public);
   randombytes_buf(s_->self_seed.data(), s_->self_seed.size());
 }
 
-Participant::~Participant() {
-  sodium_memzero(s_->cipher_secret.data(), 32);
-  sodium_memzero(s_->mask_secret.data(), 32);
-  sodium_memzero(s_->self_seed.data(), 32);
-  delete s_;
-}
+Participant::~Participant() = default;
 
 Advert Participant::advertise() const { return {s_->self, s_->cipher_public, s_->mask_public}; }
 

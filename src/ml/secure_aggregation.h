@@ -21,6 +21,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -92,7 +93,7 @@ class Participant {
 
  private:
   struct State;
-  State* s_;
+  std::unique_ptr<State> s_;
 };
 
 // The server's part in one round.

@@ -72,7 +72,9 @@ mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids+=($!)
 wait_port "$mqtt_port"
 printf 'BROKER_HOST: 127.0.0.1\nBROKER_PORT: %s\nMQTT_KEEPALIVE: 60\n' "$mqtt_port" >"$work/mqtt_config.yaml"
-sets=(--set "comm_args.mqtt_config_path=$work/mqtt_config.yaml" --run_id demo)
+# Each demo is a new run: the same run_id would resume (or, finished, only report) that run.
+run_id="demo-$(date +%Y%m%d-%H%M%S)"
+sets=(--set "comm_args.mqtt_config_path=$work/mqtt_config.yaml" --run_id "$run_id")
 if [ $store = s3 ]; then
   s3_port=$(free_port)
   mkdir -p "$work/s3"
@@ -87,7 +89,7 @@ fi
 echo "run-demo: example $variant; mosquitto on 127.0.0.1:$mqtt_port$([ $secure = 1 ] && echo " (TLS, client certificates, per-silo ACL)"), models in $([ $store = s3 ] && echo "S3 (s3rver)" || echo "$work/blobs")"
 
 cd "$example"
-logs="$example/log/run_demo"
+logs="$example/log/run_$run_id"
 mkdir -p "$logs"
 start=$(date +%s.%N)
 for rank in 1 2; do

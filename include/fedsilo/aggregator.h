@@ -24,6 +24,11 @@ class Aggregator {
   virtual double total_weight() const = 0;
   // The aggregate in the layout given to reset(). Precondition: total_weight() > 0.
   virtual StateDict report() const = 0;
+  // What the rule carries from one round to the next (a server optimizer's moments). The
+  // server saves it in its checkpoint after every round and restores it on restart, so a
+  // resumed run ends bit for bit like an uninterrupted one. Stateless rules keep the defaults.
+  virtual StateDict saved_state() const { return {}; }
+  virtual void restore_state(const StateDict& /*state*/) {}
 };
 
 // Weighted mean (FedAvg, weights = sample counts). Sums in float64: a float32 value times an

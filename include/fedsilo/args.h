@@ -42,6 +42,9 @@ struct Args {
   // Upper bound on the num_samples (FedAvg weight) a silo may report; 0 = only the data
   // silo's own size bounds it (when the server knows the partition).
   int64_t max_samples_per_silo = 0;
+  // Quorum: a round whose deadline passes closes with the models of at least this many silos
+  // (docs/protocol.md "Quorum"); 0 = client_num_per_round, every selected silo.
+  int64_t min_clients_per_round = 0;
 
   // validation_args
   int64_t frequency_of_the_test = 1;
@@ -62,6 +65,7 @@ struct Args {
   double resend_interval_s = 10;      // a wait this long without progress re-sends the last request
   std::string object_store = "s3";    // "s3" (s3_config_path) or "file://<folder>"
   int64_t blob_retention_rounds = 1;  // model blobs of the last N rounds stay in the store
+  int64_t round_retries = 2;  // a round below quorum at its deadline is asked again this often
 
   // tracking_args
   std::string log_file_dir = "./log";

@@ -29,6 +29,13 @@ class ProtocolError : public Error {
   using Error::Error;
 };
 
+// The object store or a local output failed (I/O error, refused request, full disk): not the
+// user's input, not a peer's message. Exit code 5 (ExitCode::kStoreFailed).
+class StoreError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A wait whose deadline passed: names what was awaited.
 class TimeoutError : public Error {
  public:

@@ -8,6 +8,7 @@ enum class ExitCode : int {
   kBadInput = 2,      // a config value, file, data set or command line is wrong
   kDeadline = 3,      // a deadline passed (a peer is gone or the network is down)
   kAborted = 4,       // the server aborted the run (FINISH with status ABORTED)
+  kStoreFailed = 5,   // the object store or the output folder failed (a write or read error)
   kInterrupted = 130  // SIGINT or SIGTERM
 };
 

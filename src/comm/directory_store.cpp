@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 DirectoryStore::DirectoryStore(std::string root) : root_(std::move(root)) {
   std::error_code ec;
   fs::create_directories(root_, ec);
-  if (ec) throw Error("object store " + root_ + ": cannot create the folder: " + ec.message());
+  if (ec) throw StoreError("object store " + root_ + ": cannot create the folder: " + ec.message());
 }
 
 std::string DirectoryStore::path_of(const std::string& key) const {
@@ -23,19 +23,24 @@ std::string DirectoryStore::path_of(const std::string& key) const {
 
 void DirectoryStore::put(const std::string& key, const std::string& bytes) {
   fs::path p = path_of(key);
-  fs::create_directories(p.parent_path());
+  std::error_code dir_ec;
+  fs::create_directories(p.parent_path(), dir_ec);
+  if (dir_ec) {
+    throw StoreError("object store: cannot write " + p.string() + ": folder " +
+                     p.parent_path().string() + ": " + dir_ec.message());
+  }
   fs::path tmp = p;
   tmp += ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw Error("object store: cannot write " + tmp.string());
+    if (!out) throw StoreError("object store: cannot write " + tmp.string());
   }
   std::error_code ec;
   fs::rename(tmp, p, ec);
   if (ec)
-    throw Error("object store: cannot rename " + tmp.string() + " to " + p.string() + ": " +
-                ec.message());
+    throw StoreError("object store: cannot rename " + tmp.string() + " to " + p.string() + ": " +
+                     ec.message());
 }
 
 std::string DirectoryStore::get(const std::string& key, int64_t max_bytes) {
@@ -45,7 +50,7 @@ std::string DirectoryStore::get(const std::string& key, int64_t max_bytes) {
     std::error_code ec;
     if (!fs::exists(path, ec))
       throw NotFoundError("object store: no object " + key + " in " + root_);
-    throw Error("object store: cannot read " + path);
+    throw StoreError("object store: cannot read " + path);
   }
   // Read at most max_bytes + 1: a file that grows or lies about its size cannot make us read
   // (or allocate) more than the caller allows.
@@ -57,7 +62,7 @@ std::string DirectoryStore::get(const std::string& key, int64_t max_bytes) {
     in.read(buf, want);
     out.append(buf, static_cast<size_t>(in.gcount()));
   }
-  if (in.bad()) throw Error("object store: cannot read " + path);
+  if (in.bad()) throw StoreError("object store: cannot read " + path);
   if (static_cast<int64_t>(out.size()) > max_bytes)
     throw TooLargeError("object store: object " + key + " in " + root_ + " is larger than the " +
                         std::to_string(max_bytes) + " bytes allowed");
@@ -68,7 +73,7 @@ void DirectoryStore::remove(const std::string& key) {
   std::error_code ec;
   fs::remove(path_of(key), ec);  // false without error when it does not exist
   if (ec)
-    throw Error("object store: cannot remove " + key + " from " + root_ + ": " + ec.message());
+    throw StoreError("object store: cannot remove " + key + " from " + root_ + ": " + ec.message());
 }
 
 std::vector<std::string> DirectoryStore::list(const std::string& prefix) {

@@ -3,8 +3,9 @@
 // keeps the same contract, so callers handle one set of errors:
 //   get     a missing key throws NotFoundError naming it; an object larger than `max_bytes`
 //           throws TooLargeError without reading more than max_bytes + 1 bytes of it; any
-//           other failure throws Error;
-//   remove  a missing key is not an error (S3's DELETE semantics); any other failure throws;
+//           other failure throws StoreError;
+//   remove  a missing key is not an error (S3's DELETE semantics); any other failure throws
+//           StoreError;
 //   keys    empty, absolute or '..' segments are refused with Error before any I/O.
 #include <cstdint>
 #include <map>

@@ -126,7 +126,7 @@ S3Store::S3Store(S3Options options) : o_(std::move(options)) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   curl_ = curl_easy_init();
-  if (!curl_) throw Error("s3: cannot create a curl handle");
+  if (!curl_) throw StoreError("s3: cannot create a curl handle");
   if (o_.endpoint.empty()) {
     o_.endpoint = "https://s3." + o_.region + ".amazonaws.com";
   }
@@ -208,15 +208,16 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
     }
     return r;
   }
-  throw Error("s3: " + what + " at " + o_.endpoint + " failed after " +
-              std::to_string(o_.retries + 1) + " attempts: " + error);
+  throw StoreError("s3: " + what + " at " + o_.endpoint + " failed after " +
+                   std::to_string(o_.retries + 1) + " attempts: " + error);
 }
 
 namespace {
 [[noreturn]] void fail(const std::string& what, const S3Store::Response& r) {
   std::string code = xml_value(r.body, "Code"), message = xml_value(r.body, "Message");
-  throw Error("s3: " + what + ": HTTP " + std::to_string(r.status) +
-              (code.empty() ? "" : " " + code) + (message.empty() ? "" : " (" + message + ")"));
+  throw StoreError("s3: " + what + ": HTTP " + std::to_string(r.status) +
+                   (code.empty() ? "" : " " + code) +
+                   (message.empty() ? "" : " (" + message + ")"));
 }
 }  // namespace
 
@@ -232,7 +233,7 @@ void S3Store::put_multipart(const std::string& key, const std::string& bytes) {
   auto init = request("POST", key, "uploads=", nullptr, what);
   if (init.status != 200) fail(what, init);
   std::string upload_id = xml_value(init.body, "UploadId");
-  if (upload_id.empty()) throw Error("s3: " + what + ": no UploadId in the answer");
+  if (upload_id.empty()) throw StoreError("s3: " + what + ": no UploadId in the answer");
   char* esc = curl_easy_escape(curl_, upload_id.c_str(), static_cast<int>(upload_id.size()));
   std::string id_q = std::string("uploadId=") + esc;
   curl_free(esc);

@@ -162,6 +162,7 @@ const std::vector<Field>& schema() {
       field("train_args", "momentum", real(&Args::momentum, 0, false, 1)),
       field("train_args", "weight_decay", real(&Args::weight_decay, 0, false)),
       field("train_args", "max_samples_per_silo", integer(&Args::max_samples_per_silo, 0)),
+      field("train_args", "min_clients_per_round", integer(&Args::min_clients_per_round, 0)),
       field("validation_args", "frequency_of_the_test", integer(&Args::frequency_of_the_test, 1)),
       field("device_args", "worker_num", integer(&Args::worker_num, 1)),
       field("device_args", "using_gpu", boolean(&Args::using_gpu)),
@@ -176,6 +177,7 @@ const std::vector<Field>& schema() {
       field("comm_args", "resend_interval_s", real(&Args::resend_interval_s, 0, true, kMaxWaitS)),
       field("comm_args", "object_store", text(&Args::object_store)),
       field("comm_args", "blob_retention_rounds", integer(&Args::blob_retention_rounds, 0)),
+      field("comm_args", "round_retries", integer(&Args::round_retries, 0, 1000)),
       field("tracking_args", "log_file_dir", text(&Args::log_file_dir)),
       field("tracking_args", "log_level",
             choice(&Args::log_level, {"trace", "debug", "info", "warn", "error"})),
@@ -244,6 +246,12 @@ void check_consistency(const Args& a) {
         "train_args.client_id_list ({}); each silo trains one data silo per round, so list "
         "more silos, e.g. --set train_args.client_id_list=\"[1, ..., {}]\"",
         a.client_num_per_round, a.client_id_list.size(), a.client_num_per_round));
+  }
+  if (a.min_clients_per_round > a.client_num_per_round) {
+    fail(fmt::format(
+        "train_args.min_clients_per_round ({}) exceeds train_args.client_num_per_round ({}): a "
+        "round can never gather more models than it selects silos",
+        a.min_clients_per_round, a.client_num_per_round));
   }
   if (a.node_rank_in_silo >= a.n_node_in_silo) {
     fail(fmt::format("client_silo_args.node_rank_in_silo ({}) must be < n_node_in_silo ({})",
@@ -339,6 +347,7 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
     a.federated_optimizer = "FedAvg";
   }
   check_consistency(a);
+  if (a.min_clients_per_round == 0) a.min_clients_per_round = a.client_num_per_round;
   return a;
 }
 

@@ -52,7 +52,9 @@ void configure(spdlog::logger& lg) {
   lg.sinks() = sinks();
   lg.set_formatter(make_formatter());
   lg.set_level(current_level);
-  lg.flush_on(spdlog::level::warn);
+  // Every line reaches the file at once: a killed process's log ends with its last line, not
+  // with whatever filled the last buffer.
+  lg.flush_on(spdlog::level::trace);
 }
 
 }  // namespace

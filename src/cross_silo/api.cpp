@@ -66,11 +66,15 @@ int Server::run() {
 
 namespace {
 
-// Bad input ends a one-line program with one line on stderr and exit code 2, never a trace.
+// Bad input ends a one-line program with one line on stderr and exit code 2, never a trace;
+// a store or output failure with exit code 5.
 template <typename F>
 int guarded(F&& body) {
   try {
     return body();
+  } catch (const StoreError& e) {
+    std::cerr << "fedsilo: storage error: " << e.what() << std::endl;
+    return to_int(ExitCode::kStoreFailed);
   } catch (const Error& e) {
     std::cerr << "fedsilo: error: " << e.what() << std::endl;
     return to_int(ExitCode::kBadInput);

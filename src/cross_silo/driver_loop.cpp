@@ -12,7 +12,10 @@ ExitCode drive(DrivenMachine& machine, comm::Transport& transport, Clock& clock,
     if (int sig = pending_signal()) return machine.on_signal(sig);
     if (transport.take_reconnected()) machine.on_reconnect();
     auto now = clock.now();
-    if (now >= machine.deadline()) return machine.on_deadline();
+    if (now >= machine.deadline()) {
+      machine.on_deadline();
+      continue;
+    }
     auto wait = std::min<Clock::duration>(machine.deadline() - now, options.poll);
     if (auto m = transport.receive(std::chrono::ceil<std::chrono::milliseconds>(wait))) {
       machine.handle(*m);

@@ -21,9 +21,10 @@ class DrivenMachine {
   // Only after done(): how the run ended for this party.
   virtual ExitCode exit_code() const = 0;
   virtual void handle(const comm::Message& m) = 0;
-  // When the current wait gives up; on_deadline() is called once it has passed.
+  // When the current wait gives up; on_deadline() is called once it has passed, and either
+  // ends the machine (done()) or moves the deadline (a quorum closes the round, a retry).
   virtual Clock::time_point deadline() const = 0;
-  virtual ExitCode on_deadline() = 0;
+  virtual void on_deadline() = 0;
   // The transport reconnected: what the other side may have missed goes again.
   virtual void on_reconnect() = 0;
   // comm_args.resend_interval_s without a message: the server asks again, a silo just logs.

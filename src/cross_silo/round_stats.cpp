@@ -15,11 +15,16 @@ nlohmann::json RoundStats::to_json() const {
     if (!s.rejected.empty()) j["rejected"] = s.rejected;
     silos_json.push_back(std::move(j));
   }
+  nlohmann::json dropped_json = nlohmann::json::array();
+  for (const auto& [silo, why] : dropped) dropped_json.push_back({{"silo", silo}, {"reason", why}});
   nlohmann::json out = {{"round", round},
                         {"silos", std::move(silos_json)},
+                        {"selected", selected},
+                        {"dropped", std::move(dropped_json)},
                         {"server_upload_ms", server_upload_ms},
                         {"aggregate_ms", aggregate_ms}};
   if (evaluate_ms) out["evaluate_ms"] = *evaluate_ms;
+  if (retries) out["retries"] = retries;
   if (aggregate_rejected) out["aggregate_rejected"] = true;
   out.update(metrics);
   out["round_ms"] = round_ms;

@@ -100,10 +100,11 @@ std::string render_report(const nlohmann::json& config, const std::vector<nlohma
                         {"other", "#bbbbbb"}};
   std::vector<std::array<double, 5>> breakdown;
   struct SiloStats {
-    int64_t rounds = 0, samples = 0;
+    int64_t rounds = 0, samples = 0, dropped = 0;
     std::vector<double> train, transfer;
   };
   std::map<int64_t, SiloStats> silos;
+  std::string dropped_rows;  // one table row per round that went on without a selected silo
   for (const auto& r : rounds) {
     double round = num(r, "round");
     max_round = std::max(max_round, round);
@@ -127,6 +128,20 @@ std::string render_report(const nlohmann::json& config, const std::vector<nlohma
       st.samples += s["num_samples"].get<int64_t>();
       st.train.push_back(t);
       st.transfer.push_back(x);
+    }
+    if (r.contains("dropped")) {
+      std::vector<std::string> who;
+      for (const auto& d : r["dropped"]) {
+        silos[d["silo"].get<int64_t>()].dropped++;
+        who.push_back(
+            fmt::format("silo {} ({})", d["silo"].get<int64_t>(), d["reason"].get<std::string>()));
+      }
+      if (!who.empty()) {
+        dropped_rows +=
+            fmt::format("<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
+                        r["round"].get<int64_t>(), r["silos"].size(),
+                        escape(fmt::format("{}", fmt::join(who, "; "))));
+      }
     }
     transfer += num(r, "server_upload_ms");
     double aggregate = fold + num(r, "aggregate_ms"), evaluate = num(r, "evaluate_ms");
@@ -203,12 +218,20 @@ pre{background:#f7f7f7;padding:12px;font-size:12px;border:1px solid #ddd}.charts
   html +=
       "<h2>Silos</h2><table><tr><th>silo</th><th>rounds</th><th>samples trained</th><th>median "
       "train ms</th>"
-      "<th>median transfer ms</th></tr>";
+      "<th>median transfer ms</th><th>rounds dropped</th></tr>";
   for (const auto& [id, st] : silos) {
-    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td></tr>",
-                        id, st.rounds, st.samples, median(st.train), median(st.transfer));
+    html += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td></tr>", id,
+        st.rounds, st.samples, median(st.train), median(st.transfer), st.dropped);
   }
-  html += "</table><h2>Configuration</h2><pre>" + escape(config.dump(2)) + "</pre></body></html>\n";
+  html += "</table>";
+  if (!dropped_rows.empty()) {
+    html +=
+        "<h2>Rounds without every selected silo</h2><table><tr><th>round</th><th>models "
+        "in</th><th>dropped silos</th></tr>" +
+        dropped_rows + "</table>";
+  }
+  html += "<h2>Configuration</h2><pre>" + escape(config.dump(2)) + "</pre></body></html>\n";
   return html;
 }
 

@@ -36,6 +36,7 @@ ServerManager::ServerManager(const Args& args, Model model, comm::Transport& tra
                              : registry::aggregators().get(args.federated_optimizer)(args)),
       clock_(clock),
       recorder_(args),
+      checkpoint_(args.run_output_dir()),
       log_(logging::role_logger("Server", 0)),
       nonce_(random_nonce()) {
   layout_ = clone_state(state_of(model_.module()));
@@ -60,7 +61,13 @@ Message ServerManager::make(MsgType type, int64_t receiver) {
 
 void ServerManager::start() {
   run_start_ = clock_.now();
-  deadline_ = run_start_ + seconds_to_duration(args_.online_timeout_s);
+  auto resumed = checkpoint_.load(args_.run_id, layout_);
+  recorder_.open(resumed ? &resumed->meta : nullptr);
+  if (resumed) {
+    resume(*resumed);
+    if (done()) return;
+  }
+  deadline_ = clock_.now() + seconds_to_duration(args_.online_timeout_s);
   FS_LOG_INFO(
       log_,
       "server started: run {}, {} rounds, silos [{}], waiting up to {} s for them to come online",
@@ -92,44 +99,24 @@ std::string ServerManager::waiting_for() const {
   return "";
 }
 
-ExitCode ServerManager::on_deadline() {
-  abort("deadline passed while waiting for " + waiting_for());
-  exit_code_ = ExitCode::kDeadline;
-  return exit_code_;
-}
-
 ExitCode ServerManager::on_signal(int sig) {
-  abort(fmt::format("interrupted by signal {}", sig));
-  exit_code_ = ExitCode::kInterrupted;
+  abort(fmt::format("interrupted by signal {}", sig), ExitCode::kInterrupted);
   return exit_code_;
 }
 
-void ServerManager::abort(const std::string& why) {
+void ServerManager::abort(const std::string& why, ExitCode code) {
   FS_LOG_ERROR(log_, "{}; telling every silo to stop", why);
-  recorder_.report("aborted: " + why);
   for (int id : args_.client_id_list) {
     auto m = make(MsgType::kFinish, id);
     m.status = "ABORTED";
     transport_.send(m);
   }
   state_ = State::kDone;
-  exit_code_ = ExitCode::kAborted;
-}
-
-void ServerManager::resend() {
-  if (state_ == State::kWaitingOnline) {
-    for (int id : args_.client_id_list) {
-      if (!online_.count(id)) transport_.send(make(MsgType::kCheckClientStatus, id));
-    }
-  } else if (state_ == State::kTraining) {
-    if (secure_) {
-      FS_LOG_INFO(log_, "round {}: asking silos [{}] again for {}", round_,
-                  fmt::join(secure_->pending(), ", "), secure_->phase_name());
-      for (int64_t silo : secure_->pending()) send_secure_request(silo);
-      return;
-    }
-    FS_LOG_INFO(log_, "round {}: asking silos [{}] again", round_, fmt::join(pending_, ", "));
-    for (int64_t silo : pending_) send_round_request(silo);
+  exit_code_ = code;
+  try {
+    recorder_.report("aborted: " + why);
+  } catch (const std::exception& e) {  // the silos are told; a full disk must not hide that
+    FS_LOG_ERROR(log_, "report.html not written: {}", e.what());
   }
 }
 
@@ -153,6 +140,8 @@ void ServerManager::handle(const Message& m) {
                 to_string(m.type), m.id, m.sender, fmt::join(args_.client_id_list, ", "));
     return;
   }
+  // Whatever a silo sends says it is there; only its last will says it is gone.
+  if (!(m.type == MsgType::kClientStatus && m.status == "OFFLINE")) online_.insert(m.sender);
   switch (m.type) {
     case MsgType::kClientStatus:
       on_status(m);
@@ -171,40 +160,30 @@ void ServerManager::handle(const Message& m) {
   }
 }
 
-void ServerManager::on_status(const Message& m) {
-  if (m.status == "ONLINE") {
-    bool fresh = online_.insert(m.sender).second;
-    if (fresh)
-      FS_LOG_INFO(log_, "silo {} is ONLINE ({}/{})", m.sender, online_.size(),
-                  args_.client_id_list.size());
-    if (state_ == State::kWaitingOnline && online_.size() == args_.client_id_list.size()) {
-      start_round(0);
-    } else if (state_ == State::kTraining && pending_.count(m.sender)) {
-      // A silo that (re)starts or reconnects mid-round may have missed its request.
-      FS_LOG_INFO(log_, "silo {} is ONLINE while round {} waits for it; sending its request again",
-                  m.sender, round_);
-      send_round_request(m.sender);
-    }
-  } else if (m.status == "OFFLINE") {
-    online_.erase(m.sender);
-    if (secure_ && drop_offline_secure_silo(m.sender)) return;
-    FS_LOG_WARN(log_, "silo {} went OFFLINE{}", m.sender,
-                pending_.count(m.sender)
-                    ? fmt::format(" before sending its model for round {}", round_)
-                    : "");
-  } else {
-    FS_LOG_INFO(log_, "silo {} reports status {}", m.sender, m.status);
-  }
-}
-
 void ServerManager::start_round(int64_t round) {
   state_ = State::kTraining;
   round_ = round;
   round_start_ = clock_.now();
+  retries_ = 0;
   selected_ = select_silos(args_, round);
-  auto data = select_data_silos(args_, round, selected_.size());
+  stats_ = RoundStats{};
+  stats_.round = round;
+  stats_.selected = selected_;
+  if (args_.enable_sa) {
+    // A secure round's participants are fixed when it starts: a silo offline now sits it out.
+    std::vector<int64_t> online;
+    for (int64_t silo : selected_) {
+      if (online_.count(silo)) {
+        online.push_back(silo);
+      } else {
+        stats_.dropped[silo] = "offline when the round started";
+      }
+    }
+    selected_ = online;
+  }
+  auto data = select_data_silos(args_, round, stats_.selected.size());
   data_index_.clear();
-  for (size_t i = 0; i < selected_.size(); ++i) data_index_[selected_[i]] = data[i];
+  for (size_t i = 0; i < stats_.selected.size(); ++i) data_index_[stats_.selected[i]] = data[i];
   FS_LOG_INFO(log_,
               "round {}: silos [{}] on data silos [{}] (client_num_in_total = {}, "
               "client_num_per_round = {})",
@@ -212,18 +191,27 @@ void ServerManager::start_round(int64_t round) {
               args_.client_num_per_round);
   auto t0 = clock_.now();
   auto global = state_of(model_.module());
-  global_ref_ = put_model(store_, global_blob_key(args_.run_id, round), global);  // once a round
+  global_ref_ = put_with_retries(global_blob_key(args_.run_id, round), global);  // once a round
   blobs_[round].push_back(global_ref_.key);
-  stats_ = RoundStats{};
-  stats_.round = round;
   stats_.server_upload_ms = ms_since(t0);
   aggregator_->reset(global);
   secure_.reset();
   if (args_.enable_sa)
     secure_ = std::make_unique<ServerSecureRound>(args_, round, selected_, layout_);
   pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
-  for (int64_t silo : selected_) send_round_request(silo);
+  std::vector<int64_t> offline;
+  for (int64_t silo : selected_) {
+    if (online_.count(silo)) {
+      send_round_request(silo);
+    } else {
+      offline.push_back(silo);  // asked when it says ONLINE; not waited for beyond the quorum
+    }
+  }
+  if (!offline.empty())
+    FS_LOG_WARN(log_, "round {}: selected silos [{}] are offline; the round needs {} of {} models",
+                round, fmt::join(offline, ", "), args_.min_clients_per_round, selected_.size());
   deadline_ = clock_.now() + seconds_to_duration(args_.round_timeout_s);
+  maybe_close_round();
 }
 
 void ServerManager::on_model(const Message& m) {
@@ -281,7 +269,7 @@ void ServerManager::on_model(const Message& m) {
                           fold_ms, m.metrics, ""});
   FS_LOG_INFO(log_, "round {}: model from silo {} ({} samples), {} of {} in", round_, m.sender,
               m.num_samples, selected_.size() - pending_.size(), selected_.size());
-  if (pending_.empty()) finish_round();
+  maybe_close_round();
 }
 
 void ServerManager::finish_round() {
@@ -321,6 +309,10 @@ void ServerManager::finish_round() {
   }
   stats_.round_ms = ms_since(round_start_);
   stats_.elapsed_s = ms_since(run_start_) / 1000.0;
+  stats_.retries = retries_;
+  last_record_ = stats_.to_json();
+  // The checkpoint first: a crash before the metrics line is mended from it on restart.
+  save_checkpoint(false);
   recorder_.round(stats_);
   if (!last) {
     start_round(round_ + 1);
@@ -353,7 +345,7 @@ void ServerManager::reject_update(const Message& m, const std::string& why) {
   s.num_samples = m.num_samples;
   s.rejected = why;
   stats_.silos.push_back(std::move(s));
-  if (pending_.empty()) finish_round();
+  maybe_close_round();
 }
 
 void ServerManager::set_data_silo_sizes(std::map<int64_t, int64_t> sizes) {
@@ -379,7 +371,8 @@ void ServerManager::finish_run() {
   auto final_state = state_of(model_.module());
   auto path = recorder_.final_model(final_state);
   recorder_.report("completed");
-  auto ref = put_model(store_, final_blob_key(args_.run_id), final_state);
+  auto ref = put_with_retries(final_blob_key(args_.run_id), final_state);
+  save_checkpoint(true, ref);
 
   global_ref_ = ref;
   for (int id : args_.client_id_list) {

@@ -14,6 +14,7 @@
 #include "cross_silo/round_stats.h"
 #include "cross_silo/run_recorder.h"
 #include "cross_silo/secure_round.h"
+#include "cross_silo/server_checkpoint.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/args.h"
 #include "fedsilo/cross_silo.h"
@@ -28,6 +29,9 @@ class ServerManager : public DrivenMachine {
                 Evaluator evaluate, std::unique_ptr<Aggregator> aggregator = nullptr,
                 Clock& clock = steady_clock());
 
+  // Resumes from the run's checkpoint when there is one (docs/protocol.md "Server restart"):
+  // a finished run only tells the silos again and is done. Throws ConfigError naming a corrupt
+  // checkpoint, or a folder with rounds but no checkpoint.
   void start();
   void handle(const comm::Message& m) override;
   bool done() const override { return state_ == State::kDone; }
@@ -36,16 +40,19 @@ class ServerManager : public DrivenMachine {
   // The current wait, for log lines ("silos 1, 2 to report round 7") and its deadline.
   std::string waiting_for() const override;
   Clock::time_point deadline() const override { return deadline_; }
-  // The deadline passed: tells the silos to stop and returns ExitCode::kDeadline.
-  ExitCode on_deadline() override;
+  // The deadline passed. Waiting for silos to come online: starts with those online when they
+  // are a quorum. In a round: closes it with the models in when they are a quorum, else asks
+  // the missing silos again (comm_args.round_retries), else tells every silo to stop
+  // (ExitCode::kDeadline).
+  void on_deadline() override;
   // After a reconnect, or a quiet spell: sends the current request again (as new messages) to
   // the silos it still waits for.
   void resend();
   void on_reconnect() override { resend(); }
   void on_quiet() override { resend(); }
   ExitCode on_signal(int sig) override;
-  // Stops the run early: FINISH with status ABORTED to every silo.
-  void abort(const std::string& why);
+  // Stops the run early: FINISH with status ABORTED to every silo, and exit_code() = `code`.
+  void abort(const std::string& why, ExitCode code = ExitCode::kAborted);
 
   // Sample counts of the data silos (data silo index -> samples), when the server knows the
   // partition: a silo's num_samples (its FedAvg weight) may not exceed its data silo's size.
@@ -66,10 +73,21 @@ class ServerManager : public DrivenMachine {
   void send_secure_request(int64_t silo);
   bool drop_offline_secure_silo(int64_t silo);  // true when it was this round's to drop
   void start_round(int64_t round);
+  // Closes the round when nothing more can come: every selected silo reported, or every one
+  // still missing is offline and the models in are a quorum.
+  void maybe_close_round();
+  void close_round_at_deadline();
+  void keep_answered_silos_waiting();
+  int64_t models_in() const;
   void finish_round();
+  void resume(const CheckpointFiles::Loaded& loaded);
+  void save_checkpoint(bool finished, const BlobRef& final_model = {});
   void finish_run();
   void send_round_request(int64_t silo);
   void retire_blobs(int64_t round);
+  // put_model, tried again with backoff (about 15 s in all) on a StoreError: a store that
+  // restarts or answers 503 for a moment does not end the run; one that stays down does.
+  BlobRef put_with_retries(const std::string& key, const StateDict& state);
   comm::Message make(comm::MsgType type, int64_t receiver);
   void check_sample_count(int64_t silo, int64_t num_samples) const;
   void reject_update(const comm::Message& m, const std::string& why);
@@ -83,6 +101,7 @@ class ServerManager : public DrivenMachine {
   std::unique_ptr<Aggregator> aggregator_;
   Clock& clock_;
   RunRecorder recorder_;
+  CheckpointFiles checkpoint_;
   std::shared_ptr<spdlog::logger> log_;
 
   State state_ = State::kWaitingOnline;
@@ -91,7 +110,8 @@ class ServerManager : public DrivenMachine {
   int64_t round_ = -1;
   std::vector<int64_t> selected_;
   std::map<int64_t, int64_t> data_index_;  // silo -> data silo index this round
-  std::set<int64_t> pending_;
+  std::set<int64_t> pending_;  // selected silos whose model has not come (online or not)
+  int64_t retries_ = 0;        // this round's retries below quorum
   BlobRef global_ref_;
   std::map<int64_t, std::vector<std::string>> blobs_;  // round -> keys still in the store
   StateDict layout_;
@@ -101,6 +121,7 @@ class ServerManager : public DrivenMachine {
   Clock::time_point run_start_, round_start_;
   RoundStats stats_;
   nlohmann::json last_metrics_;
+  nlohmann::json last_record_;  // the last completed round's metrics.jsonl line
   int64_t seq_ = 0;
   std::string nonce_;
 };

@@ -9,6 +9,7 @@
 #include "cross_silo/server_evaluation.h"
 #include "cross_silo/server_manager.h"
 #include "fedsilo/distributed.h"
+#include "fedsilo/error.h"
 
 namespace fedsilo {
 using namespace std::chrono_literals;
@@ -31,10 +32,20 @@ int run_server(const Args& args, const FederatedDataset& dataset, Model model,
       evaluator ? std::move(evaluator) : cross_silo::evaluate_on_server(dataset),
       std::move(aggregator));
   server.set_data_silo_sizes(dataset.train_data_local_num_dict);
+  // A checkpoint that cannot be used stops the server before it says anything: the silos keep
+  // waiting (within their deadline) while the operator restores it.
   server.start();
   cross_silo::DriverOptions options;
   options.quiet_interval = seconds_to_duration(args.resend_interval_s);
-  auto code = cross_silo::drive(server, *transport, steady_clock(), options, *log);
+  ExitCode code;
+  try {
+    code = cross_silo::drive(server, *transport, steady_clock(), options, *log);
+  } catch (const std::exception& e) {
+    // Whatever stops the server mid-run (a store that stays down, a full disk) tells the silos
+    // first, so they stop at once instead of waiting out their deadline.
+    code = dynamic_cast<const StoreError*>(&e) ? ExitCode::kStoreFailed : ExitCode::kFailed;
+    server.abort(std::string("the server failed: ") + e.what(), code);
+  }
   if (!transport->flush(kFlushTimeout))
     FS_LOG_WARN(log, "the transport did not deliver the last messages in time");
   return to_int(code);

@@ -56,14 +56,13 @@ void SiloMaster::leave(const std::string& why) {
   transport_.send(off);
 }
 
-ExitCode SiloMaster::on_deadline() {
+void SiloMaster::on_deadline() {
   FS_LOG_ERROR(log_,
                "deadline passed while waiting for {}; the server is gone or the network is down",
                waiting_for());
   leave("deadline passed");
   done_ = true;
   exit_code_ = ExitCode::kDeadline;
-  return exit_code_;
 }
 
 ExitCode SiloMaster::on_signal(int sig) {
@@ -88,7 +87,13 @@ Message SiloMaster::make(MsgType type) {
 void SiloMaster::on_reconnect() {
   if (done_) return;
   send_status("ONLINE");
-  if (last_reply_) transport_.send(*last_reply_);
+  if (last_reply_) send_again(*last_reply_);
+}
+
+void SiloMaster::send_again(Message m) {
+  m.id = fmt::format("{}-{}-{}", id_, ++seq_, nonce_);
+  m.sent_at_us = comm::now_us();
+  transport_.send(m);
 }
 
 std::string SiloMaster::waiting_for() const {
@@ -148,13 +153,20 @@ void SiloMaster::on_train(const Message& m) {
   if (secure_ && m.round == secure_->round()) {
     // The server still waits for this round's keys: the same keys again, never new ones.
     FS_LOG_INFO(log_, "round {} asked again ({}); sending the same keys again", m.round, m.id);
-    transport_.send(secure_replies_.at(MsgType::kSaAdvertise).second);
+    send_again(secure_replies_.at(MsgType::kSaAdvertise).second);
     return;
   }
   if (m.round == last_round_ && last_reply_ && last_reply_->round == m.round) {
-    // The server asks again: our answer was lost (e.g. the broker restarted). Never retrain.
+    // The server asks again: our answer was lost (the broker or the server restarted) or the
+    // server could not fetch the blob. Never retrain.
     FS_LOG_INFO(log_, "round {} asked again ({}); sending the same model again", m.round, m.id);
-    transport_.send(*last_reply_);
+    send_again(*last_reply_);
+    return;
+  }
+  if (unsent_reply_ && unsent_reply_->round == m.round) {
+    FS_LOG_INFO(log_, "round {} asked again ({}); uploading the trained model again", m.round,
+                m.id);
+    upload_and_reply(*unsent_reply_);
     return;
   }
   if (m.round <= last_round_) {
@@ -213,8 +225,6 @@ void SiloMaster::on_train(const Message& m) {
   TrainContext ctx{m.round, id_, m.data_silo_index};
   TrainResult r = trainer_.train(model_, it->second, ctx);
   double train_ms = ms_since(t0);
-  t0 = clock_.now();
-  auto key = silo_blob_key(args_.run_id, id_, m.round);
   auto reply = make(MsgType::kSendModel);
   reply.round = m.round;
   reply.num_samples = r.num_samples;
@@ -231,7 +241,24 @@ void SiloMaster::on_train(const Message& m) {
     trained_reply_ = reply;
     return;
   }
-  reply.model = put_model(store_, key, state_of(model_.module()));
+  upload_and_reply(std::move(reply));
+}
+
+void SiloMaster::upload_and_reply(Message reply) {
+  auto t0 = clock_.now();
+  try {
+    reply.model =
+        put_model(store_, silo_blob_key(args_.run_id, id_, reply.round), state_of(model_.module()));
+  } catch (const StoreError& e) {
+    // The model stays trained in memory until the next round's request replaces it.
+    FS_LOG_ERROR(log_,
+                 "round {}: uploading the trained model failed ({}); it is uploaded again when "
+                 "the server asks again",
+                 reply.round, e.what());
+    unsent_reply_ = std::move(reply);
+    return;
+  }
+  unsent_reply_.reset();
   reply.metrics["upload_ms"] = ms_since(t0);
   reply.sent_at_us = comm::now_us();  // after the upload: the hop's latency excludes it
   last_reply_ = reply;
@@ -274,7 +301,7 @@ void SiloMaster::on_secure(const Message& m) {
                    to_string(m.type), m.id);
       return;
     }
-    transport_.send(it->second.second);
+    send_again(it->second.second);
     return;
   }
   try {

@@ -40,9 +40,8 @@ class SiloMaster : public DrivenMachine {
   // Before the first round a silo waits as long as the server waits for everyone to come
   // online; later, two rounds' time (the others' training plus evaluation).
   Clock::time_point deadline() const override { return deadline_; }
-  ExitCode on_deadline() override;
-  // After a reconnect to the broker: says ONLINE again and re-sends the last model it uploaded
-  // (same message id, so a server that has it drops the repeat).
+  void on_deadline() override;
+  // After a reconnect to the broker: says ONLINE again and re-sends the last model it uploaded.
   void on_reconnect() override;
   void on_quiet() override {}
   ExitCode on_signal(int sig) override;
@@ -61,6 +60,13 @@ class SiloMaster : public DrivenMachine {
   void on_secure(const comm::Message& m);
   comm::Message secure_reply(const comm::Message& request);
   void send_status(const std::string& status);
+  // Sends an answer again as a new message (new id and sequence number): the first may have
+  // reached a server that could not use it (a failed blob fetch) or one that restarted, and a
+  // repeated id would be dropped as a duplicate. The server ignores a second copy it has used.
+  void send_again(comm::Message m);
+  // Uploads the trained model and sends SEND_MODEL; on a store error keeps `reply` to try again
+  // when the server asks again.
+  void upload_and_reply(comm::Message reply);
   comm::Message make(comm::MsgType type);
   double ms_since(Clock::time_point t) const;
 
@@ -77,6 +83,7 @@ class SiloMaster : public DrivenMachine {
   StateDict layout_;
   int64_t last_round_ = -1;
   std::optional<comm::Message> last_reply_;
+  std::optional<comm::Message> unsent_reply_;  // trained, upload failed: retried when asked
   int64_t rounds_trained_ = 0;
   // Secure aggregation: this round's keys, the trained update (uploaded only masked), and the
   // reply to each request type, so a repeated request gets the same answer.

@@ -1,6 +1,7 @@
 #include "silo/launcher.h"
 
 #include <csignal>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -21,6 +22,25 @@ std::string describe(int code) {
            ")";
   return "exited with code " + std::to_string(code);
 }
+// Exit codes that say how the run ended rather than that a trainer broke.
+bool ends_the_run(int code) {
+  return code == to_int(ExitCode::kDeadline) || code == to_int(ExitCode::kAborted) ||
+         code == to_int(ExitCode::kStoreFailed);
+}
+
+constexpr auto kMasterGrace = std::chrono::seconds(10);
+
+template <typename Children>
+std::optional<int> master_exit(Children& children, std::chrono::milliseconds grace) {
+  for (auto& c : children) {
+    if (c.silo_rank != 0) continue;
+    auto code = c.done ? std::nullopt : c.proc->wait_for(grace);
+    if (code) c.done = true;
+    return code;
+  }
+  return std::nullopt;  // the master runs on another node
+}
+
 }  // namespace
 
 int launch_trainers(const Args& args, const std::vector<std::string>& trainer_argv) {
@@ -83,15 +103,19 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
       c.done = true;
       ++finished;
       if (*code != 0) {
-        FS_LOG_ERROR(log,
-                     "launcher: trainer {} of silo {} (pid {}) {}; stopping the other trainers",
-                     c.silo_rank, args.rank, c.proc->pid(), describe(*code));
+        FS_LOG_ERROR(log, "launcher: trainer {} of silo {} (pid {}) {}", c.silo_rank, args.rank,
+                     c.proc->pid(), describe(*code));
+        int result = *code;
+        if (ends_the_run(result) && c.silo_rank != 0) {
+          // A worker that saw the run end was told so by the silo master, which is exiting with
+          // the reason (deadline, abort, store failure): one situation, one exit code, whichever
+          // trainer is polled first.
+          if (auto master = master_exit(children, kMasterGrace)) result = *master;
+        }
+        FS_LOG_ERROR(log, "launcher: stopping the other trainers of silo {}", args.rank);
         stop_all(SIGTERM);
-        // A trainer that saw the run end (deadline, abort) passes that on; anything else is a
-        // failure of this silo.
-        return *code == to_int(ExitCode::kDeadline) || *code == to_int(ExitCode::kAborted)
-                   ? *code
-                   : to_int(ExitCode::kFailed);
+        // A trainer that saw the run end passes that on; anything else is a failure of this silo.
+        return ends_the_run(result) ? result : to_int(ExitCode::kFailed);
       }
     }
     std::this_thread::sleep_for(20ms);  // polling children; waitpid cannot also wait for signals

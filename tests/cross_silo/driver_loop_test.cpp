@@ -12,6 +12,7 @@
 #include "cross_silo/model_exchange.h"
 #include "cross_silo/server_manager.h"
 #include "cross_silo/silo_master.h"
+#include "fedsilo/error.h"
 #include "test_util.h"
 
 using namespace fedsilo;
@@ -61,6 +62,19 @@ std::vector<Message> drain(Transport& t) {
 
 auto quiet_logger() { return logging::role_logger("Test", 0); }
 
+// A store whose next `fail_puts` writes fail like a full disk or a refused PUT.
+class FlakyStore : public MemoryStore {
+ public:
+  void put(const std::string& key, const std::string& bytes) override {
+    if (fail_puts > 0) {
+      --fail_puts;
+      throw StoreError("object store: cannot write " + key);
+    }
+    MemoryStore::put(key, bytes);
+  }
+  int fail_puts = 0;
+};
+
 }  // namespace
 
 TEST(DriverLoop, ServerGivesUpAtTheOnlineDeadlineInSimulatedTime) {
@@ -100,7 +114,7 @@ struct SiloHarness {
   ManualClock clock;
   std::unique_ptr<Transport> server_end = bus.endpoint(0);
   SimulatedTimeTransport silo_end{bus.endpoint(1), clock};
-  MemoryStore store;
+  FlakyStore store;
   std::unique_ptr<ClassificationTrainer> trainer;
   std::unique_ptr<cross_silo::SiloMaster> master;
 
@@ -140,12 +154,50 @@ TEST(DriverLoop, AnyMessageFromTheServerExtendsTheSilosDeadline) {
   EXPECT_EQ(h.silo_end.waited, 100s) << "after a message the silo waits 2 x round_timeout_s";
 }
 
-TEST(SiloMaster, DropsRequestsForRoundsThatCannotExistOrForeignBlobs) {
-  SiloHarness h({"train_args.comm_round=6"});
-  drain(*h.server_end);  // ONLINE
-  auto global = cross_silo::put_model(h.store, cross_silo::global_blob_key(h.args.run_id, 0),
-                                      state_of(h.master->model().module()));
-  auto request = [&](int64_t round, BlobRef ref, const std::string& id) {
+TEST(DriverLoop, ServerAsksARoundAgainRoundRetriesTimesThenGivesUpInSimulatedTime) {
+  testutil::TempDir dir;
+  auto args = testutil::small_args(dir.path(), dir / "log",
+                                   {"comm_args.round_timeout_s=100", "comm_args.round_retries=2",
+                                    "comm_args.resend_interval_s=1000"});
+  InprocBus bus;
+  ManualClock clock;
+  SimulatedTimeTransport server_end(bus.endpoint(0), clock);
+  auto silo1 = bus.endpoint(1), silo2 = bus.endpoint(2);
+  for (int64_t k : {1, 2}) {
+    Message online;
+    online.type = MsgType::kClientStatus;
+    online.id = std::to_string(k) + "-1";
+    online.run_id = args.run_id;
+    online.sender = k;
+    online.status = "ONLINE";
+    (k == 1 ? silo1 : silo2)->send(online);
+  }
+  MemoryStore store;
+  cross_silo::ServerManager server(args, model::create(args, 10), server_end, store, nullptr,
+                                   nullptr, clock);
+  server.start();
+  cross_silo::DriverOptions options;
+  options.quiet_interval = seconds_to_duration(args.resend_interval_s);
+  auto code = cross_silo::drive(server, server_end, clock, options, *quiet_logger());
+  EXPECT_EQ(code, ExitCode::kDeadline);
+  EXPECT_GE(server_end.waited, 300s) << "the round's deadline and two retries";
+  EXPECT_LT(server_end.waited, 301s);
+  int requests = 0;
+  for (const auto& m : drain(*silo2)) requests += m.type == MsgType::kInitConfig ? 1 : 0;
+  EXPECT_EQ(requests, 3) << "round 0 asked once and again twice";
+}
+
+namespace {
+// Plays the server's side of round requests against a SiloHarness.
+struct Requests {
+  SiloHarness& h;
+  BlobRef global;
+  explicit Requests(SiloHarness& harness) : h(harness) {
+    drain(*h.server_end);  // ONLINE
+    global = cross_silo::put_model(h.store, cross_silo::global_blob_key(h.args.run_id, 0),
+                                   state_of(h.master->model().module()));
+  }
+  void operator()(int64_t round, BlobRef ref, const std::string& id) {
     Message m;
     m.type = MsgType::kSyncModel;
     m.id = id;
@@ -155,7 +207,42 @@ TEST(SiloMaster, DropsRequestsForRoundsThatCannotExistOrForeignBlobs) {
     m.model = ref;
     m.data_silo_index = 0;
     h.master->handle(m);
-  };
+  }
+};
+}  // namespace
+
+TEST(SiloMaster, AnAnswerSentAgainIsANewMessageWithTheSameModel) {
+  SiloHarness h({"train_args.comm_round=6"});
+  Requests request(h);
+  request(0, request.global, "0-1");
+  auto first = drain(*h.server_end);
+  request(0, request.global, "0-2");  // the server could not fetch the blob, or restarted
+  auto again = drain(*h.server_end);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_NE(again[0].id, first[0].id) << "a repeated id is dropped by the server's transport";
+  EXPECT_EQ(again[0].model.key, first[0].model.key);
+  EXPECT_EQ(again[0].model.sha256, first[0].model.sha256) << "not trained again";
+  EXPECT_EQ(again[0].metrics["train_ms"], first[0].metrics["train_ms"]);
+}
+
+TEST(SiloMaster, AFailedUploadIsKeptAndUploadedWhenTheServerAsksAgain) {
+  SiloHarness h({"train_args.comm_round=6"});
+  Requests request(h);
+  h.store.fail_puts = 1;
+  request(0, request.global, "0-1");
+  EXPECT_TRUE(drain(*h.server_end).empty()) << "no SEND_MODEL without a blob";
+  request(0, request.global, "0-2");
+  auto replies = drain(*h.server_end);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].type, MsgType::kSendModel);
+  EXPECT_NO_THROW(h.store.get(replies[0].model.key));
+}
+
+TEST(SiloMaster, DropsRequestsForRoundsThatCannotExistOrForeignBlobs) {
+  SiloHarness h({"train_args.comm_round=6"});
+  Requests request(h);
+  auto global = request.global;
   request(1000000, global, "0-1");  // would make every real request look stale
   auto foreign = global;
   foreign.key = "other-run/silo_2/round_0.safetensors";

@@ -147,7 +147,8 @@ TEST(ServerManager, DeadlineTellsSilosToStopAndNamesWhatWasAwaited) {
   h.next(*h.silo1);
   h.next(*h.silo2);
   EXPECT_EQ(h.server->waiting_for(), "silos [2] to come online");
-  EXPECT_EQ(h.server->on_deadline(), ExitCode::kDeadline);
+  h.server->on_deadline();
+  EXPECT_EQ(h.server->exit_code(), ExitCode::kDeadline);
   auto fin = h.next(*h.silo2);
   EXPECT_EQ(fin.type, MsgType::kFinish);
   EXPECT_EQ(fin.status, "ABORTED");

@@ -1,0 +1,213 @@
+// ServerManager's answers to faults (docs/protocol.md "Quorum" and "Server restart"): silos that
+// come and go, requests asked again, deadlines that close a round with a quorum or ask again,
+// store writes tried again, and the checkpoint a restarted server resumes from. Kept apart
+// from the plain round.
+#include <thread>
+
+#include "core/log.h"
+#include "cross_silo/blob_keys.h"
+#include "cross_silo/model_exchange.h"
+#include "cross_silo/server_manager.h"
+#include "fedsilo/error.h"
+
+namespace fedsilo::cross_silo {
+using comm::MsgType;
+
+void ServerManager::on_status(const comm::Message& m) {
+  if (m.status == "ONLINE") {
+    FS_LOG_INFO(log_, "silo {} is ONLINE ({}/{})", m.sender, online_.size(),
+                args_.client_id_list.size());
+    if (state_ == State::kWaitingOnline && online_.size() == args_.client_id_list.size()) {
+      start_round(round_ + 1);
+    } else if (state_ == State::kTraining && pending_.count(m.sender)) {
+      // A silo that (re)starts or reconnects mid-round may have missed its request.
+      FS_LOG_INFO(log_, "silo {} is ONLINE while round {} waits for it; sending its request again",
+                  m.sender, round_);
+      send_round_request(m.sender);
+    }
+  } else if (m.status == "OFFLINE") {
+    online_.erase(m.sender);
+    if (secure_ && drop_offline_secure_silo(m.sender)) return;
+    FS_LOG_WARN(log_, "silo {} went OFFLINE{}", m.sender,
+                pending_.count(m.sender)
+                    ? fmt::format(" before sending its model for round {}", round_)
+                    : "");
+    maybe_close_round();
+  } else {
+    FS_LOG_INFO(log_, "silo {} reports status {}", m.sender, m.status);
+  }
+}
+
+void ServerManager::resend() {
+  if (state_ == State::kWaitingOnline) {
+    for (int id : args_.client_id_list) {
+      if (!online_.count(id)) transport_.send(make(MsgType::kCheckClientStatus, id));
+    }
+  } else if (state_ == State::kTraining) {
+    if (secure_) {
+      FS_LOG_INFO(log_, "round {}: asking silos [{}] again for {}", round_,
+                  fmt::join(secure_->pending(), ", "), secure_->phase_name());
+      for (int64_t silo : secure_->pending()) send_secure_request(silo);
+      return;
+    }
+    FS_LOG_INFO(log_, "round {}: asking silos [{}] again", round_, fmt::join(pending_, ", "));
+    for (int64_t silo : pending_) {
+      if (online_.count(silo)) send_round_request(silo);
+    }
+  }
+}
+
+int64_t ServerManager::models_in() const {
+  int64_t n = 0;
+  for (const auto& s : stats_.silos) n += s.rejected.empty() ? 1 : 0;
+  return n;
+}
+
+void ServerManager::maybe_close_round() {
+  if (state_ != State::kTraining || secure_) return;
+  bool all_offline = std::all_of(pending_.begin(), pending_.end(),
+                                 [&](int64_t silo) { return !online_.count(silo); });
+  if (!pending_.empty() && !(all_offline && models_in() >= args_.min_clients_per_round)) return;
+  if (!pending_.empty()) {
+    FS_LOG_WARN(log_, "round {}: closing with {} models (quorum {}); silos [{}] are offline",
+                round_, models_in(), args_.min_clients_per_round, fmt::join(pending_, ", "));
+  }
+  for (int64_t silo : pending_) stats_.dropped[silo] = "offline";
+  pending_.clear();
+  finish_round();
+}
+
+void ServerManager::close_round_at_deadline() {
+  std::vector<int64_t> missing(pending_.begin(), pending_.end());
+  if (models_in() >= args_.min_clients_per_round) {
+    FS_LOG_WARN(log_,
+                "round {}: deadline passed; closing with {} models (quorum {}), without silos "
+                "[{}]; their models for round {} are dropped if they still come",
+                round_, models_in(), args_.min_clients_per_round, fmt::join(missing, ", "), round_);
+    for (int64_t silo : pending_)
+      stats_.dropped[silo] = online_.count(silo) ? "no model by the deadline" : "offline";
+    pending_.clear();
+    finish_round();
+    return;
+  }
+  if (retries_ >= args_.round_retries) {
+    abort(fmt::format("deadline passed while waiting for {}: {} models in, the quorum is {}, "
+                      "and the round was asked again {} times (comm_args.round_retries)",
+                      waiting_for(), models_in(), args_.min_clients_per_round, retries_),
+          ExitCode::kDeadline);
+    return;
+  }
+  ++retries_;
+  FS_LOG_WARN(log_,
+              "round {}: deadline passed with {} of the quorum of {} models; missing silos [{}]; "
+              "asking them again (retry {} of {})",
+              round_, models_in(), args_.min_clients_per_round, fmt::join(missing, ", "), retries_,
+              args_.round_retries);
+  resend();
+  keep_answered_silos_waiting();
+  deadline_ = clock_.now() + seconds_to_duration(args_.round_timeout_s);
+}
+
+// A silo that has answered waits 2 x round_timeout_s for the server's next word; a retried
+// round takes longer, so the silos not asked again hear that the server is still there.
+void ServerManager::keep_answered_silos_waiting() {
+  const auto& waiting = secure_ ? secure_->pending() : pending_;
+  for (int id : args_.client_id_list) {
+    if (online_.count(id) && !waiting.count(id))
+      transport_.send(make(MsgType::kCheckClientStatus, id));
+  }
+}
+
+void ServerManager::on_deadline() {
+  if (state_ == State::kWaitingOnline) {
+    if (static_cast<int64_t>(online_.size()) >= args_.min_clients_per_round) {
+      FS_LOG_WARN(log_,
+                  "{} s passed waiting for {}; starting with the {} online (quorum {}): the others "
+                  "are asked when they come",
+                  args_.online_timeout_s, waiting_for(), online_.size(),
+                  args_.min_clients_per_round);
+      start_round(round_ + 1);
+      return;
+    }
+    abort("deadline passed while waiting for " + waiting_for(), ExitCode::kDeadline);
+    return;
+  }
+  if (state_ != State::kTraining) return;
+  if (!secure_) return close_round_at_deadline();
+  // A secure round's participants are fixed: it can only ask again for the phase it waits on.
+  if (retries_ >= args_.round_retries) {
+    abort("deadline passed while waiting for " + waiting_for(), ExitCode::kDeadline);
+    return;
+  }
+  ++retries_;
+  FS_LOG_WARN(log_, "round {}: deadline passed waiting for {}; asking again (retry {} of {})",
+              round_, waiting_for(), retries_, args_.round_retries);
+  resend();
+  keep_answered_silos_waiting();
+  deadline_ = clock_.now() + seconds_to_duration(args_.round_timeout_s);
+}
+
+void ServerManager::resume(const CheckpointFiles::Loaded& loaded) {
+  const auto& c = loaded.meta;
+  load_state(model_.module(), loaded.model, "checkpoint model");
+  aggregator_->restore_state(loaded.aggregator);
+  last_metrics_ = c.last_metrics;
+  last_record_ = c.record;
+  round_ = c.round;
+  // Elapsed figures and the ETA go on from where the run was.
+  run_start_ = clock_.now() - seconds_to_duration(c.elapsed_s);
+  if (c.finished) {
+    FS_LOG_INFO(log_,
+                "run {} already finished ({} rounds; final model {}/final_model.safetensors); "
+                "nothing to train. Telling the silos again; start a new run with another "
+                "--run_id",
+                args_.run_id, c.round + 1, recorder_.dir());
+    global_ref_ = c.final_model;
+    for (int id : args_.client_id_list) {
+      auto m = make(MsgType::kFinish, id);
+      m.model = c.final_model;
+      m.status = "COMPLETED";
+      transport_.send(m);
+    }
+    state_ = State::kDone;
+    return;
+  }
+  // The blobs the crashed server would have retired later: keys are derived, and removing a
+  // key that is not there is no error.
+  auto& keys = blobs_[c.round];
+  keys.push_back(global_blob_key(args_.run_id, c.round));
+  for (int id : args_.client_id_list) keys.push_back(silo_blob_key(args_.run_id, id, c.round));
+  FS_LOG_INFO(log_, "run {}: resuming after round {} from {} ({} of {} rounds done)", args_.run_id,
+              c.round, checkpoint_.json_path(), c.round + 1, args_.comm_round);
+  // The crash came after the last round but before the run's end was recorded.
+  if (round_ + 1 == args_.comm_round) finish_run();
+}
+
+BlobRef ServerManager::put_with_retries(const std::string& key, const StateDict& state) {
+  constexpr int kAttempts = 6;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return put_model(store_, key, state);
+    } catch (const StoreError& e) {
+      if (attempt == kAttempts) throw;
+      auto wait = std::chrono::milliseconds(500) * (1 << (attempt - 1));
+      FS_LOG_WARN(log_, "{}; trying again in {} ms (attempt {} of {})", e.what(), wait.count(),
+                  attempt + 1, kAttempts);
+      std::this_thread::sleep_for(wait);  // real time: the store's, not the protocol's
+    }
+  }
+}
+
+void ServerManager::save_checkpoint(bool finished, const BlobRef& final_model) {
+  ServerCheckpoint c;
+  c.run_id = args_.run_id;
+  c.round = round_;
+  c.finished = finished;
+  c.elapsed_s = ms_since(run_start_) / 1000.0;
+  c.record = last_record_;
+  c.last_metrics = last_metrics_;
+  c.final_model = final_model;
+  checkpoint_.save(c, state_of(model_.module()), aggregator_->saved_state());
+}
+
+}  // namespace fedsilo::cross_silo

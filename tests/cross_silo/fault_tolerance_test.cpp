@@ -1,0 +1,167 @@
+// Faults as an operator meets them, with real processes (the `fedsilo` tool over a real
+// mosquitto): a silo killed for good, a silo killed and restarted, a server killed and
+// restarted twice, a corrupted checkpoint, a silo whose server never comes.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli_run.h"
+#include "test_services.h"
+
+using namespace fedsilo;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Waits (with a deadline) until the run has recorded `rounds` rounds.
+void wait_for_rounds(testutil::CliRun& run, size_t rounds) {
+  auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (run.rounds_done() < rounds && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_GE(run.rounds_done(), rounds) << run.output("server", 0);
+}
+
+std::string run_dir(testutil::CliRun& run) { return run.dir_ / "log/run_dist"; }
+
+}  // namespace
+
+TEST(FaultTolerance, ThreeSilosQuorumTwoOneKilledForGoodTheRunCompletesAndNamesIt) {
+  testutil::Broker broker;
+  testutil::CliRun run(
+      broker, {"train_args.client_id_list=[1, 2, 3]", "train_args.client_num_in_total=3",
+               "train_args.client_num_per_round=3", "train_args.min_clients_per_round=2",
+               "train_args.epochs=20", "train_args.comm_round=6", "comm_args.round_timeout_s=20"});
+  run.use_directory_store();
+  auto server = run.start("server", 0);
+  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2),
+       silo3 = run.start("client", 3);
+  wait_for_rounds(run, 1);
+  silo3->signal(SIGKILL);
+  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
+  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+  EXPECT_EQ(run.rounds_done(), 6u);
+  std::ifstream in(run_dir(run) + "/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  auto j = nlohmann::json::parse(last);
+  ASSERT_EQ(j["dropped"].size(), 1u) << last;
+  EXPECT_EQ(j["dropped"][0]["silo"], 3);
+  EXPECT_EQ(j["silos"].size(), 2u);
+  auto report = testutil::read_file(run_dir(run) + "/report.html");
+  EXPECT_NE(report.find("silo 3 (offline)"), std::string::npos);
+  EXPECT_NE(run.output("server", 0).find("(dropped [3])"), std::string::npos)
+      << "the progress line names the dropped silo";
+}
+
+TEST(FaultTolerance, ASiloKilledAndRestartedRejoinsAndTheModelIsUnchanged) {
+  testutil::Broker broker;
+  std::vector<std::string> slow = {"train_args.epochs=40", "train_args.comm_round=8"};
+  testutil::CliRun run(broker, slow);
+  run.use_directory_store();
+  auto server = run.start("server", 0);
+  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
+  wait_for_rounds(run, 2);
+  ASSERT_LT(run.rounds_done(), 8u) << "the run ended before silo 2 could be killed";
+  silo2->signal(SIGKILL);
+  silo2->wait_for(10s);
+  auto again = run.start("client", 2, {}, "-restarted");
+  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
+  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+  EXPECT_EQ(testutil::finish(*again, run, "client", 2, "-restarted"), 0)
+      << run.output("client", 2, "-restarted");
+  // Silo 2 trains every round it misses from the same global model with the same seed.
+  EXPECT_EQ(run.final_model(), run.simulated_model(slow));
+}
+
+TEST(FaultTolerance, AServerKilledAtTwoRoundsAndRestartedEndsBitForBitLikeAnUninterruptedRun) {
+  testutil::Broker broker;
+  std::vector<std::string> slow = {"train_args.epochs=40", "train_args.comm_round=10"};
+  testutil::CliRun run(broker, slow);
+  run.use_directory_store();
+  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
+  auto server = run.start("server", 0);
+  wait_for_rounds(run, 2);
+  server->signal(SIGKILL);
+  server->wait_for(10s);
+  size_t kept = run.rounds_done();
+  ASSERT_LT(kept, 10u) << "the run ended before the server could be killed";
+  // Logs are flushed per line: the killed server's log has every round it recorded before.
+  auto log = testutil::read_file(run_dir(run) + "/server.log");
+  EXPECT_EQ(log.back(), '\n') << "the log ends mid-line";
+  EXPECT_NE(log.find(fmt::format("progress: round {}/10", kept - 1)), std::string::npos) << log;
+  server = run.start("server", 0, {}, "-b");
+  wait_for_rounds(run, kept + 2);
+  server->signal(SIGKILL);
+  server->wait_for(10s);
+  server = run.start("server", 0, {}, "-c");
+  EXPECT_EQ(testutil::finish(*server, run, "server", 0, "-c"), 0) << run.output("server", 0, "-c");
+  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+  EXPECT_EQ(run.rounds_done(), 10u) << "metrics.jsonl has every round once";
+  EXPECT_NE(run.output("server", 0, "-b").find("resuming after round"), std::string::npos);
+  EXPECT_EQ(run.final_model(), run.simulated_model(slow));
+  // Once more: finished, nothing to train, exit 0.
+  auto late = run.start("server", 0, {}, "-d");
+  EXPECT_EQ(testutil::finish(*late, run, "server", 0, "-d"), 0);
+  EXPECT_NE(run.output("server", 0, "-d").find("already finished"), std::string::npos);
+  EXPECT_EQ(run.rounds_done(), 10u);
+}
+
+TEST(FaultTolerance, ACorruptedCheckpointStopsTheServerWithExit2NamingTheFile) {
+  testutil::Broker broker;
+  testutil::CliRun run(broker, {"train_args.epochs=40", "train_args.comm_round=10"});
+  run.use_directory_store();
+  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
+  auto server = run.start("server", 0);
+  wait_for_rounds(run, 1);
+  server->signal(SIGKILL);
+  server->wait_for(10s);
+  auto checkpoint = nlohmann::json::parse(testutil::read_file(run_dir(run) + "/checkpoint.json"));
+  std::string model_file = run_dir(run) + "/" + checkpoint["model"]["file"].get<std::string>();
+  {
+    std::fstream f(model_file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-1, std::ios::end);
+    f.put('\x7f');
+  }
+  auto again = run.start("server", 0, {}, "-b");
+  EXPECT_EQ(testutil::finish(*again, run, "server", 0, "-b"), 2);
+  auto out = run.output("server", 0, "-b");
+  EXPECT_NE(out.find(model_file), std::string::npos) << out;
+  EXPECT_NE(out.find("does not match its recorded size and SHA-256"), std::string::npos) << out;
+  silo1->signal(SIGKILL);
+  silo2->signal(SIGKILL);
+}
+
+TEST(FaultTolerance, ASiloOfTwoTrainersWhoseServerNeverComesExits3WhicheverTrainerIsPolled) {
+  testutil::Broker broker;
+  testutil::CliRun run(broker,
+                       {"client_silo_args.n_proc_per_node=2", "comm_args.online_timeout_s=3"});
+  run.use_directory_store();
+  auto silo = run.start(
+      "client", 1,
+      {"--set", "client_silo_args.pg_master_port=" + std::to_string(free_loopback_port())});
+  EXPECT_EQ(testutil::finish(*silo, run, "client", 1), 3) << run.output("client", 1);
+}
+
+TEST(FaultTolerance, AStoreThatFailsForGoodStopsTheServerWithExit5AfterTellingTheSilos) {
+  testutil::Broker broker;
+  testutil::CliRun run(broker);
+  run.use_directory_store();
+  // The server's part of the store cannot be written (a full disk, a revoked credential): its
+  // folder is a file, which fails as root too, unlike permissions.
+  fs::create_directories(run.dir_ / "blobs/fedsilo/dist");
+  std::ofstream(run.dir_ / "blobs/fedsilo/dist/global") << "not a folder";
+  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
+  auto server = run.start("server", 0);
+  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 5) << run.output("server", 0);
+  auto out = run.output("server", 0);
+  EXPECT_NE(out.find("trying again in"), std::string::npos) << out;
+  EXPECT_NE(out.find("telling every silo to stop"), std::string::npos) << out;
+  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 4) << run.output("client", 1);
+  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 4) << run.output("client", 2);
+}

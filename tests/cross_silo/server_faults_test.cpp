@@ -1,0 +1,340 @@
+// The server's answers to faults, in simulated time (the test owns the clock, nothing sleeps):
+// quorum and retries at a round's deadline, offline silos, a failed blob fetch asked again, and
+// the checkpoint a restarted server resumes from.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "comm/inproc_transport.h"
+#include "cross_silo/blob_keys.h"
+#include "cross_silo/model_exchange.h"
+#include "cross_silo/server_manager.h"
+#include "fedsilo/error.h"
+#include "test_util.h"
+
+using namespace fedsilo;
+using namespace fedsilo::comm;
+using fedsilo::cross_silo::get_model;
+using fedsilo::cross_silo::put_model;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+class ManualClock : public Clock {
+ public:
+  time_point now() const override { return now_; }
+  void advance(duration d) { now_ += d; }
+
+ private:
+  time_point now_{};
+};
+
+// A store whose next `fail_gets` reads fail like a transient S3 error.
+class FlakyStore : public MemoryStore {
+ public:
+  using MemoryStore::get;
+  std::string get(const std::string& key, int64_t max_bytes) override {
+    if (fail_gets > 0) {
+      --fail_gets;
+      throw StoreError("s3: GET " + key + ": HTTP 503 SlowDown");
+    }
+    return MemoryStore::get(key, max_bytes);
+  }
+  int fail_gets = 0;
+};
+
+// A server and three silo endpoints; the silos are played by the test.
+struct Federation {
+  testutil::TempDir dir;
+  Args args;
+  ManualClock clock;
+  InprocBus bus;
+  FlakyStore store;
+  std::unique_ptr<Transport> server_end = bus.endpoint(0);
+  std::map<int64_t, std::unique_ptr<Transport>> silo;
+  std::unique_ptr<cross_silo::ServerManager> server;
+  int seq = 0;
+
+  explicit Federation(std::vector<std::string> extra = {}) {
+    std::vector<std::string> sets = {
+        "train_args.client_id_list=[1, 2, 3]", "train_args.client_num_in_total=3",
+        "train_args.client_num_per_round=3",   "train_args.comm_round=3",
+        "comm_args.round_timeout_s=100",       "comm_args.online_timeout_s=50"};
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    args = testutil::small_args(dir.path(), dir / "log", sets);
+    for (int64_t k : {1, 2, 3}) silo[k] = bus.endpoint(k);
+    restart_server();
+  }
+  // A new server process: same config, same output folder, nothing kept in memory.
+  void restart_server() {
+    server.reset();
+    Args model_args = args;
+    server = std::make_unique<cross_silo::ServerManager>(
+        args, model::create(model_args, 10), *server_end, store,
+        [](Model&, int64_t) {
+          return nlohmann::json{{"test_acc", 0.5}};
+        },
+        nullptr, clock);
+  }
+  Message from(int64_t k, MsgType type, int64_t round = -1) {
+    Message m;
+    m.type = type;
+    m.id = std::to_string(k) + "-" + std::to_string(++seq);
+    m.run_id = args.run_id;
+    m.sender = k;
+    m.round = round;
+    return m;
+  }
+  void say(int64_t k, const std::string& status) {
+    auto m = from(k, MsgType::kClientStatus);
+    m.status = status;
+    server->handle(m);
+  }
+  // Everything silo k has been sent since the last call.
+  std::vector<Message> inbox(int64_t k) {
+    std::vector<Message> out;
+    while (auto m = silo[k]->receive(0ms)) out.push_back(*m);
+    return out;
+  }
+  std::optional<Message> last_request(int64_t k) {
+    std::optional<Message> r;
+    for (auto& m : inbox(k)) {
+      if (m.type == MsgType::kInitConfig || m.type == MsgType::kSyncModel ||
+          m.type == MsgType::kFinish)
+        r = m;
+    }
+    return r;
+  }
+  StateDict layout() { return state_of(server->model().module()); }
+  // Silo k's answer to `request`: the global model scaled by `scale`.
+  Message answer(int64_t k, const Message& request, float scale, int64_t samples = 10) {
+    auto global = get_model(store, request.model, layout(), "test");
+    for (auto& [n, t] : global) t.mul_(scale);
+    auto m = from(k, MsgType::kSendModel, request.round);
+    m.model = put_model(store, cross_silo::silo_blob_key(args.run_id, k, request.round), global);
+    m.num_samples = samples;
+    return m;
+  }
+  std::map<int64_t, Message> start_all_online() {
+    server->start();
+    for (int64_t k : {1, 2, 3}) say(k, "ONLINE");
+    std::map<int64_t, Message> requests;
+    for (int64_t k : {1, 2, 3}) requests[k] = last_request(k).value();
+    return requests;
+  }
+  std::vector<nlohmann::json> metrics() {
+    std::ifstream in(dir / "log/run_0/metrics.jsonl");
+    std::vector<nlohmann::json> out;
+    for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+  void pass_deadline() {
+    clock.advance(server->deadline() - clock.now());
+    server->on_deadline();
+  }
+};
+
+torch::Tensor first_tensor(const StateDict& s) { return s.front().second; }
+
+}  // namespace
+
+TEST(ServerQuorum, TheDeadlineClosesARoundWithAQuorumAndFedAvgWeightsOnlyWhatArrived) {
+  Federation f({"train_args.min_clients_per_round=2"});
+  auto req = f.start_all_online();
+  auto w0 = first_tensor(get_model(f.store, req[1].model, f.layout(), "t"));
+  f.server->handle(f.answer(1, req[1], 1.0f, 10));
+  f.server->handle(f.answer(2, req[2], 4.0f, 30));
+  EXPECT_FALSE(f.last_request(1)) << "silo 3 is online: the round waits for it until the deadline";
+  auto late = f.answer(3, req[3], 100.0f, 10);
+  f.pass_deadline();
+  auto sync = f.last_request(1).value();
+  ASSERT_EQ(sync.type, MsgType::kSyncModel);
+  EXPECT_EQ(sync.round, 1);
+  // (1 * 10 + 4 * 30) / 40 = 3.25 times the starting model: silo 3 weighs nothing.
+  auto w1 = first_tensor(get_model(f.store, sync.model, f.layout(), "t"));
+  EXPECT_TRUE(torch::allclose(w1, w0 * 3.25f, 1e-5, 1e-6));
+  f.server->handle(late);  // round 0's model, arriving in round 1: dropped by its round id
+  EXPECT_NE(f.server->waiting_for().find("silos [1, 2, 3]"), std::string::npos)
+      << f.server->waiting_for();
+  auto line = f.metrics().at(0);
+  EXPECT_EQ(line["selected"], nlohmann::json({1, 2, 3}));
+  ASSERT_EQ(line["dropped"].size(), 1u) << line.dump();
+  EXPECT_EQ(line["dropped"][0]["silo"], 3);
+  EXPECT_EQ(line["dropped"][0]["reason"], "no model by the deadline");
+  EXPECT_EQ(line["silos"].size(), 2u);
+}
+
+TEST(ServerQuorum, BelowQuorumTheRoundIsAskedAgainThenTheRunGivesUp) {
+  Federation f({"comm_args.round_retries=2"});  // quorum: all three
+  auto req = f.start_all_online();
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  for (int retry = 1; retry <= 2; ++retry) {
+    f.pass_deadline();
+    EXPECT_FALSE(f.server->done()) << "retry " << retry;
+    EXPECT_EQ(f.server->deadline() - f.clock.now(), seconds_to_duration(100))
+        << "each retry waits one more round_timeout_s";
+    auto again = f.last_request(3);
+    ASSERT_TRUE(again) << "retry " << retry << " asks silo 3 again";
+    EXPECT_EQ(again->round, 0);
+    EXPECT_FALSE(f.last_request(1)) << "silo 1 has answered and is not asked again";
+  }
+  f.pass_deadline();
+  EXPECT_TRUE(f.server->done());
+  EXPECT_EQ(f.server->exit_code(), ExitCode::kDeadline);
+  for (int64_t k : {1, 2, 3}) EXPECT_EQ(f.last_request(k).value().status, "ABORTED");
+  EXPECT_TRUE(f.metrics().empty()) << "round 0 never completed";
+}
+
+TEST(ServerQuorum, ASiloThatAnswersDuringARetryCompletesTheRound) {
+  Federation f;
+  auto req = f.start_all_online();
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  f.pass_deadline();
+  f.server->handle(f.answer(3, f.last_request(3).value(), 1.0f));
+  EXPECT_EQ(f.last_request(1).value().round, 1);
+  EXPECT_EQ(f.metrics().at(0)["retries"], 1);
+  EXPECT_TRUE(f.metrics().at(0)["dropped"].empty());
+}
+
+TEST(ServerQuorum, AnOfflineSiloIsNotWaitedForOnceTheOthersAreAQuorum) {
+  Federation f({"train_args.min_clients_per_round=2"});
+  auto req = f.start_all_online();
+  f.say(3, "OFFLINE");  // its last will: it died before training
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  EXPECT_FALSE(f.last_request(1)) << "one model is below the quorum of two";
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  auto sync = f.last_request(1);
+  ASSERT_TRUE(sync) << "closed without waiting for the deadline";
+  EXPECT_EQ(sync->round, 1);
+  EXPECT_FALSE(f.last_request(3)) << "an offline silo is not sent requests";
+  EXPECT_EQ(f.metrics().at(0)["dropped"][0]["reason"], "offline");
+  // Restarted, it says ONLINE and is given the round in progress.
+  f.say(3, "ONLINE");
+  auto rejoin = f.last_request(3);
+  ASSERT_TRUE(rejoin);
+  EXPECT_EQ(rejoin->round, 1);
+  f.server->handle(f.answer(1, f.last_request(2).value(), 1.0f));  // same global model
+  f.server->handle(f.answer(2, sync.value(), 1.0f));
+  EXPECT_FALSE(f.last_request(1)) << "silo 3 is online again: round 1 waits for it";
+  f.server->handle(f.answer(3, *rejoin, 1.0f));
+  EXPECT_EQ(f.last_request(1).value().round, 2);
+  EXPECT_TRUE(f.metrics().at(1)["dropped"].empty());
+}
+
+TEST(ServerQuorum, AtTheOnlineDeadlineAQuorumStartsTheRun) {
+  Federation f({"train_args.min_clients_per_round=2"});
+  f.server->start();
+  f.say(1, "ONLINE");
+  f.say(2, "ONLINE");
+  EXPECT_FALSE(f.last_request(1));
+  f.pass_deadline();
+  EXPECT_EQ(f.last_request(1).value().type, MsgType::kInitConfig);
+  EXPECT_FALSE(f.last_request(3));
+  f.say(3, "ONLINE");  // late: given round 0 at once
+  EXPECT_EQ(f.last_request(3).value().type, MsgType::kInitConfig);
+}
+
+TEST(ServerFaults, AFailedBlobFetchIsRetriedWhenTheSiloSendsItsAnswerAgain) {
+  Federation f;
+  auto req = f.start_all_online();
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  auto reply = f.answer(3, req[3], 1.0f);
+  f.store.fail_gets = 1;
+  f.server->handle(reply);
+  EXPECT_FALSE(f.last_request(1)) << "the fetch failed: still waiting for silo 3";
+  f.server->resend();
+  EXPECT_TRUE(f.last_request(3)) << "asked again";
+  reply.id = "3-again";  // the silo sends its answer again as a new message (same blob)
+  f.server->handle(reply);
+  EXPECT_EQ(f.last_request(1).value().round, 1);
+}
+
+TEST(ServerResume, ARestartedServerGoesOnAfterTheLastCompletedRoundBitForBit) {
+  // The uninterrupted run, played by the test.
+  auto play = [](Federation& f, int64_t from_round, const std::map<int64_t, Message>& first) {
+    auto req = first;
+    for (int64_t r = from_round; r < 3; ++r) {
+      for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], 1.0f + 0.5f * k, 10 * k));
+      for (int64_t k : {1, 2, 3}) {
+        if (auto m = f.last_request(k)) req[k] = *m;
+      }
+    }
+    return req;
+  };
+  Federation plain;
+  auto fin = play(plain, 0, plain.start_all_online());
+  ASSERT_EQ(fin[1].type, MsgType::kFinish);
+  auto expected = testutil::read_file(plain.dir / "log/run_0/final_model.safetensors");
+
+  Federation f;
+  auto req = f.start_all_online();
+  for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], 1.0f + 0.5f * k, 10 * k));
+  ASSERT_EQ(f.metrics().size(), 1u);
+  f.restart_server();  // killed after round 0: round 1's requests are lost with it
+  auto resumed = f.start_all_online();
+  EXPECT_EQ(resumed[1].type, MsgType::kSyncModel);
+  EXPECT_EQ(resumed[1].round, 1) << "round 0 is not trained again";
+  EXPECT_EQ(f.metrics().size(), 1u) << "metrics.jsonl is kept, not truncated";
+  fin = play(f, 1, resumed);
+  ASSERT_EQ(fin[1].type, MsgType::kFinish);
+  EXPECT_EQ(testutil::read_file(f.dir / "log/run_0/final_model.safetensors"), expected);
+  auto lines = f.metrics();
+  ASSERT_EQ(lines.size(), 3u);
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(lines[r]["round"], r);
+
+  // Restarted once more: finished, it trains nothing and tells the silos again.
+  f.restart_server();
+  f.server->start();
+  EXPECT_TRUE(f.server->done());
+  EXPECT_EQ(f.server->exit_code(), ExitCode::kCompleted);
+  EXPECT_EQ(f.last_request(2).value().status, "COMPLETED");
+  EXPECT_EQ(f.metrics().size(), 3u);
+}
+
+TEST(ServerResume, AHalfWrittenMetricsLineIsCutAndTheCheckpointsLineRestored) {
+  Federation f;
+  auto req = f.start_all_online();
+  for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], 1.0f));
+  auto path = f.dir / "log/run_0/metrics.jsonl";
+  std::ofstream(path, std::ios::trunc) << "{\"round\": 0, \"sil";  // crashed mid-line
+  f.restart_server();
+  f.start_all_online();
+  auto lines = f.metrics();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["round"], 0);
+  EXPECT_EQ(lines[0]["silos"].size(), 3u);
+}
+
+TEST(ServerResume, ACorruptOrMissingCheckpointIsNamedAndNothingStartsOver) {
+  Federation f;
+  auto req = f.start_all_online();
+  for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], 1.0f));
+  auto out = f.dir / "log/run_0";
+  auto model_file = out + "/checkpoint/round_0.safetensors";
+  auto good = testutil::read_file(model_file);
+  auto expect_refused = [&](const std::string& names) {
+    f.restart_server();
+    try {
+      f.server->start();
+      ADD_FAILURE() << "started from a bad checkpoint";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(names), std::string::npos) << e.what();
+    }
+  };
+  auto flipped = good;
+  flipped[flipped.size() - 1] ^= 1;
+  std::ofstream(model_file, std::ios::binary | std::ios::trunc) << flipped;
+  expect_refused(model_file);
+  std::ofstream(model_file, std::ios::binary | std::ios::trunc) << good;
+  auto json_text = testutil::read_file(out + "/checkpoint.json");
+  std::ofstream(out + "/checkpoint.json", std::ios::trunc) << json_text.substr(0, 40);
+  expect_refused(out + "/checkpoint.json");
+  fs::remove(out + "/checkpoint.json");
+  expect_refused("no checkpoint.json");
+  EXPECT_EQ(f.metrics().size(), 1u) << "nothing was overwritten";
+}

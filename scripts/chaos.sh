@@ -87,15 +87,22 @@ start_party() {
   pid[$who]=$!
 }
 
-# Waits for a party's process; prints its exit code (124 when it outlived the deadline).
+# Waits for a party's process and sets `rc` to its exit code (124 when it outlived the
+# deadline). Not in a $(...) subshell: only this shell can wait for its children.
 await() {
   local p=$1 limit=$2 waited=0
   while kill -0 "$p" 2>/dev/null; do
     sleep 0.2
     waited=$((waited + 1))
-    if [ $waited -gt $((limit * 5)) ]; then kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; echo 124; return; fi
+    if [ $waited -gt $((limit * 5)) ]; then
+      kill -9 "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+      rc=124
+      return
+    fi
   done
-  wait "$p" 2>/dev/null && echo 0 || echo $?
+  rc=0
+  wait "$p" 2>/dev/null || rc=$?
 }
 
 victims=(server silo_launcher trainer broker s3rver)
@@ -134,7 +141,7 @@ for run in $(seq 0 "$runs"); do
           fault="$fault ($who, pid $t)"
           kill -9 "$t" 2>/dev/null || true
           # The launcher stops its other trainers and exits non-zero: restart the silo.
-          await "${pid[$who]}" 30 >/dev/null
+          await "${pid[$who]}" 30
           start_party "$run" "$who"
         else
           fault="$fault ($who had no trainers: no fault)"
@@ -151,9 +158,9 @@ for run in $(seq 0 "$runs"); do
   codes=""
   ok=1
   for who in server silo1 silo2; do
-    c=$(await "${pid[$who]}" 600)
-    codes="$codes $who=$c"
-    [ "$c" = 0 ] || ok=0
+    await "${pid[$who]}" 600
+    codes="$codes $who=$rc"
+    [ "$rc" = 0 ] || ok=0
   done
   model="$work/run$run/run_chaos$run/final_model.safetensors"
   same="-"

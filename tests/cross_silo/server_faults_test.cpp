@@ -68,7 +68,7 @@ struct Federation {
     restart_server();
   }
   // A new server process: same config, same output folder, nothing kept in memory.
-  void restart_server() {
+  void restart_server(std::unique_ptr<Aggregator> aggregator = nullptr) {
     server.reset();
     Args model_args = args;
     server = std::make_unique<cross_silo::ServerManager>(
@@ -76,7 +76,7 @@ struct Federation {
         [](Model&, int64_t) {
           return nlohmann::json{{"test_acc", 0.5}};
         },
-        nullptr, clock);
+        std::move(aggregator), clock);
   }
   Message from(int64_t k, MsgType type, int64_t round = -1) {
     Message m;
@@ -137,6 +137,22 @@ struct Federation {
 };
 
 torch::Tensor first_tensor(const StateDict& s) { return s.front().second; }
+
+// FedAvg that counts the rounds it has run: state a restarted server must carry over.
+class CountingAggregator : public FedAvgAggregator {
+ public:
+  void reset(const StateDict& global) override {
+    FedAvgAggregator::reset(global);
+    ++rounds;
+  }
+  StateDict saved_state() const override {
+    return {{"rounds", torch::tensor({rounds}, torch::kInt64)}};
+  }
+  void restore_state(const StateDict& state) override {
+    rounds = state.at(0).second.item<int64_t>();
+  }
+  int64_t rounds = 0;
+};
 
 }  // namespace
 
@@ -337,4 +353,18 @@ TEST(ServerResume, ACorruptOrMissingCheckpointIsNamedAndNothingStartsOver) {
   fs::remove(out + "/checkpoint.json");
   expect_refused("no checkpoint.json");
   EXPECT_EQ(f.metrics().size(), 1u) << "nothing was overwritten";
+}
+
+TEST(ServerResume, TheAggregationRulesStateIsSavedAndRestored) {
+  Federation f;
+  auto first = std::make_unique<CountingAggregator>();
+  f.restart_server(std::move(first));
+  auto req = f.start_all_online();
+  for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], 1.0f));
+  EXPECT_TRUE(fs::exists(f.dir / "log/run_0/checkpoint/round_0.aggregator.safetensors"));
+  auto second = std::make_unique<CountingAggregator>();
+  auto* counting = second.get();
+  f.restart_server(std::move(second));
+  f.start_all_online();
+  EXPECT_EQ(counting->rounds, 2) << "round 0 restored from the checkpoint, then round 1 started";
 }

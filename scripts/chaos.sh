@@ -122,7 +122,8 @@ for run in $(seq 0 "$runs"); do
     for _ in $(seq 1 1200); do [ "$(rounds_done "$metrics")" -ge "$after" ] && break; sleep 0.1; done
     sleep "$(printf '0.%03d' "$delay_ms")"
     fault="$victim after round $after + ${delay_ms} ms"
-    [ "$(rounds_done "$metrics")" -ge "$rounds" ] && fault="$fault (the run was over: no fault)"
+    # Still a fault: a process killed as the run ends must not turn a finished run into a lost one.
+    [ "$(rounds_done "$metrics")" -ge "$rounds" ] && fault="$fault (as the run ended)"
     case $victim in
       server)
         kill -9 "${pid[server]}" 2>/dev/null || true; wait "${pid[server]}" 2>/dev/null || true

@@ -218,6 +218,7 @@ bool MqttTransport::remember(const std::string& id) {
 }
 
 void MqttTransport::handle_incoming(const std::string& topic, const std::string& wire) {
+  if (wire.empty()) return;  // a retained message being cleared (clear_retained)
   // The topic says who may have sent it (a broker ACL enforces that); the signature and the
   // body must agree. Topic ids are canonical decimal ("01" is not silo 1).
   auto slash = topic.rfind('/');
@@ -272,6 +273,7 @@ void MqttTransport::handle_incoming(const std::string& topic, const std::string&
 
 void MqttTransport::publish_one(uint64_t seq) {
   std::string topic, payload;
+  bool retain = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = std::find_if(outbox_.begin(), outbox_.end(),
@@ -279,10 +281,11 @@ void MqttTransport::publish_one(uint64_t seq) {
     if (it == outbox_.end() || it->mid != -1 || !subscribed_) return;
     topic = it->topic;
     payload = it->payload;
+    retain = it->retain;
   }
   int mid = 0;
   int rc = mosquitto_publish(mosq_, &mid, topic.c_str(), static_cast<int>(payload.size()),
-                             payload.data(), 1, false);
+                             payload.data(), 1, retain);
   std::lock_guard<std::mutex> lock(mu_);
   auto it =
       std::find_if(outbox_.begin(), outbox_.end(), [&](const Pending& p) { return p.seq == seq; });
@@ -307,7 +310,25 @@ void MqttTransport::publish_pending() {
   for (auto s : seqs) publish_one(s);
 }
 
-void MqttTransport::send(const Message& m) {
+void MqttTransport::send(const Message& m) { enqueue(m, false); }
+
+void MqttTransport::send_retained(const Message& m) { enqueue(m, true); }
+
+// An empty retained message is MQTT's way to delete the one kept; receivers skip it.
+void MqttTransport::clear_retained(int64_t receiver) {
+  Message to;
+  to.sender = self_;
+  to.receiver = receiver;
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seq = next_seq_++;
+    outbox_.push_back({seq, topic_for(to), "", -1, true});
+  }
+  publish_one(seq);
+}
+
+void MqttTransport::enqueue(const Message& m, bool retain) {
   uint64_t seq;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -320,7 +341,7 @@ void MqttTransport::send(const Message& m) {
     }
     if (auth_) payload = auth_->seal(payload);
     seq = next_seq_++;
-    outbox_.push_back({seq, topic_for(m), std::move(payload), -1});
+    outbox_.push_back({seq, topic_for(m), std::move(payload), -1, retain});
   }
   publish_one(seq);
 }

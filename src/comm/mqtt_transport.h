@@ -40,6 +40,8 @@ class MqttTransport : public Transport {
   ~MqttTransport() override;
 
   void send(const Message& m) override;
+  void send_retained(const Message& m) override;
+  void clear_retained(int64_t receiver) override;
   std::optional<Message> receive(std::chrono::milliseconds timeout) override;
 
   // Connected means subscribed too, so nothing addressed to us is missed.
@@ -55,7 +57,9 @@ class MqttTransport : public Transport {
     std::string topic;
     std::string payload;
     int mid;  // -1: not handed to the broker connection yet
+    bool retain = false;
   };
+  void enqueue(const Message& m, bool retain);
   static void on_connect(mosquitto*, void*, int rc);
   static void on_disconnect(mosquitto*, void*, int rc);
   static void on_subscribe(mosquitto*, void*, int mid, int, const int*);

@@ -27,6 +27,12 @@ class Transport {
   // Waits until everything sent has been delivered to the network (e.g. acknowledged by the
   // broker); false when `timeout` passes first.
   virtual bool flush(std::chrono::milliseconds timeout) { return true; }
+  // Sends `m` and has it kept for whoever listens on its receiver's address later (MQTT's
+  // retained message), so a silo restarted after the run ended still hears how it ended.
+  // Transports without a broker just send it.
+  virtual void send_retained(const Message& m) { send(m); }
+  // Forgets what send_retained kept for `receiver`: a run starting afresh under the same id.
+  virtual void clear_retained(int64_t /*receiver*/) {}
 };
 
 }  // namespace fedsilo::comm

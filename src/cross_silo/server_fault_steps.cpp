@@ -167,7 +167,7 @@ void ServerManager::resume(const CheckpointFiles::Loaded& loaded) {
       auto m = make(MsgType::kFinish, id);
       m.model = c.final_model;
       m.status = "COMPLETED";
-      transport_.send(m);
+      transport_.send_retained(m);
     }
     state_ = State::kDone;
     return;

@@ -66,6 +66,9 @@ void ServerManager::start() {
   if (resumed) {
     resume(*resumed);
     if (done()) return;
+  } else {
+    // A new run under this id: an earlier run's FINISH kept by the broker must not end it.
+    for (int id : args_.client_id_list) transport_.clear_retained(id);
   }
   deadline_ = clock_.now() + seconds_to_duration(args_.online_timeout_s);
   FS_LOG_INFO(
@@ -379,7 +382,7 @@ void ServerManager::finish_run() {
     auto m = make(MsgType::kFinish, id);
     m.model = ref;
     m.status = "COMPLETED";
-    transport_.send(m);
+    transport_.send_retained(m);  // heard by silos restarted after the run ended too
   }
   state_ = State::kDone;
   FS_LOG_INFO(log_,

@@ -216,3 +216,24 @@ TEST(MqttTransport, RefusedCredentialsAreReportedAtOnceNamingTheFix) {
     EXPECT_NE(std::string(e.what()).find("MQTT_PWD"), std::string::npos) << e.what();
   }
 }
+
+TEST(MqttTransport, ARetainedMessageReachesALateSubscriberUntilCleared) {
+  testutil::Broker broker;
+  MqttTransport server(options_for(broker), "t", 0);
+  server.connect(10s);
+  server.send_retained(check(1, "0-final"));
+  ASSERT_TRUE(server.flush(5s));
+  {
+    MqttTransport late(options_for(broker), "t", 1);  // started after the message was sent
+    late.connect(10s);
+    auto got = late.receive(10s);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->id, "0-final");
+  }
+  server.clear_retained(1);
+  ASSERT_TRUE(server.flush(5s));
+  MqttTransport later(options_for(broker), "t", 1);
+  later.connect(10s);
+  // Silence is the expected outcome here: nothing may arrive within a generous window.
+  EXPECT_FALSE(later.receive(500ms)) << "the cleared message must not be delivered";
+}

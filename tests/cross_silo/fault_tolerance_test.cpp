@@ -110,6 +110,11 @@ TEST(FaultTolerance, AServerKilledAtTwoRoundsAndRestartedEndsBitForBitLikeAnUnin
   EXPECT_EQ(testutil::finish(*late, run, "server", 0, "-d"), 0);
   EXPECT_NE(run.output("server", 0, "-d").find("already finished"), std::string::npos);
   EXPECT_EQ(run.rounds_done(), 10u);
+  // A silo restarted after the run ended hears the retained FINISH and stops, exit 0.
+  auto late_silo = run.start("client", 1, {}, "-late");
+  EXPECT_EQ(testutil::finish(*late_silo, run, "client", 1, "-late"), 0)
+      << run.output("client", 1, "-late");
+  EXPECT_NE(run.output("client", 1, "-late").find("Training finished"), std::string::npos);
 }
 
 TEST(FaultTolerance, ACorruptedCheckpointStopsTheServerWithExit2NamingTheFile) {

@@ -35,10 +35,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Below Linux's ephemeral range (32768-60999), so no outgoing connection takes it meanwhile;
+# never one handed out before in this script. Sets `port` (not $(...): the memory must stay).
+declare -A used_port
 free_port() {
   while :; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    port=$((20000 + RANDOM % 12000))
+    [ -n "${used_port[$port]:-}" ] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { used_port[$port]=1; return; }
   done
 }
 wait_port() {
@@ -48,8 +52,8 @@ wait_port() {
 }
 rounds_done() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 
-mqtt_port=$(free_port)
-s3_port=$(free_port)
+free_port; mqtt_port=$port
+free_port; s3_port=$port
 printf 'listener %s 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n' "$mqtt_port" >"$work/mosquitto.conf"
 printf 'BROKER_HOST: 127.0.0.1\nBROKER_PORT: %s\nMQTT_KEEPALIVE: 10\n' "$mqtt_port" >"$work/mqtt_config.yaml"
 sed "s#^S3_ENDPOINT:.*#S3_ENDPOINT: http://127.0.0.1:$s3_port#" \
@@ -110,8 +114,8 @@ completed=0 identical=0 lost=0 injected=0
 reference=""
 for run in $(seq 0 "$runs"); do
   mkdir -p "$work/run$run"
-  pg_port[silo1]=$(free_port)
-  pg_port[silo2]=$(free_port)
+  free_port; pg_port[silo1]=$port
+  free_port; pg_port[silo2]=$port
   for who in silo1 silo2 server; do start_party "$run" "$who"; done
   metrics="$work/run$run/run_chaos$run/metrics.jsonl"
   fault="none"

@@ -16,6 +16,9 @@ struct MqttOptions {
   std::string tls_cert_file;  // client certificate (optional, with tls_key_file)
   std::string tls_key_file;
   bool tls_insecure = false;  // skip host name verification (self-signed test brokers only)
+  // A broker round trip above this at connect logs a warning naming the usual cause (a broker
+  // without set_tcp_nodelay) and the fix. Not a config key: tests set it.
+  double latency_warn_ms = 5;
 };
 
 // Relative certificate paths follow the one path rule (docs/config.md): as given when they

@@ -3,6 +3,7 @@
 #include <mosquitto.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 
 #include "core/log.h"
@@ -29,6 +30,7 @@ MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_
       log_(logging::role_logger(self_id == 0 ? "Server" : "Client", self_id)),
       auth_(std::move(auth)),
       next_out_seq_(now_us()) {
+  probe_topic_ = prefix_ + "probe/" + std::to_string(self_);
   std::call_once(lib_once, [] { mosquitto_lib_init(); });
   std::random_device rd;
   std::string client_id =
@@ -108,11 +110,11 @@ void MqttTransport::on_connect(mosquitto* mosq, void* self, int rc) {
     t->cv_.notify_all();
     return;
   }
-  std::vector<std::string> topics;
+  std::vector<std::string> topics = {t->probe_topic_};
   if (t->self_ == 0) {
-    topics = {t->prefix_ + "c2s/+"};
+    topics.push_back(t->prefix_ + "c2s/+");
   } else {
-    topics = {t->prefix_ + "s2c/" + std::to_string(t->self_)};
+    topics.push_back(t->prefix_ + "s2c/" + std::to_string(t->self_));
   }
   std::vector<char*> ptrs;
   for (auto& s : topics) ptrs.push_back(s.data());
@@ -219,6 +221,12 @@ bool MqttTransport::remember(const std::string& id) {
 
 void MqttTransport::handle_incoming(const std::string& topic, const std::string& wire) {
   if (wire.empty()) return;  // a retained message being cleared (clear_retained)
+  if (topic == probe_topic_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!probe_waiting_.empty() && wire == probe_waiting_) probe_back_ = true;
+    cv_.notify_all();
+    return;
+  }
   // The topic says who may have sent it (a broker ACL enforces that); the signature and the
   // body must agree. Topic ids are canonical decimal ("01" is not silo 1).
   auto slash = topic.rfind('/');
@@ -365,6 +373,58 @@ void MqttTransport::connect(std::chrono::milliseconds timeout) {
     throw TimeoutError(fmt::format("mqtt: could not connect to the broker {}:{} within {} s{}",
                                    options_.host, options_.port, timeout.count() / 1000.0,
                                    last_error_.empty() ? "" : " (" + last_error_ + ")"));
+  }
+  lock.unlock();
+  if (!round_trip_ms_) measure_broker_round_trip();
+}
+
+// Every control message crosses the broker twice; a broker that delays small packets (Nagle's
+// algorithm meeting delayed ACKs, ~40 ms a hop) makes a 4 ms round 40 ms and nothing else says
+// why. Measured once, at connect, on a topic only this endpoint uses.
+void MqttTransport::measure_broker_round_trip() {
+  constexpr int kProbes = 5;
+  constexpr auto kWait = std::chrono::milliseconds(300);
+  std::vector<double> ms;
+  std::random_device rd;
+  for (int i = 0; i < kProbes; ++i) {
+    std::string payload = fmt::format("probe-{:08x}{:08x}", rd(), rd());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      probe_waiting_ = payload;
+      probe_back_ = false;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    if (mosquitto_publish(mosq_, nullptr, probe_topic_.c_str(), static_cast<int>(payload.size()),
+                          payload.data(), 1, false) != MOSQ_ERR_SUCCESS)
+      break;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, kWait, [&] { return probe_back_; })) break;
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    probe_waiting_.clear();
+  }
+  if (ms.empty()) {
+    FS_LOG_INFO(log_,
+                "mqtt: the broker's round trip is not measured: no probe came back on {} within "
+                "{} ms (does the broker's ACL allow it?)",
+                probe_topic_, kWait.count());
+    return;
+  }
+  std::sort(ms.begin(), ms.end());
+  round_trip_ms_ = ms[ms.size() / 2];
+  if (*round_trip_ms_ > options_.latency_warn_ms) {
+    FS_LOG_WARN(log_,
+                "mqtt: a round trip through the broker {}:{} takes {:.1f} ms (median of {}), above "
+                "{:.0f} ms; every round crosses it several times. On a LAN this is usually a "
+                "broker without `set_tcp_nodelay true` in mosquitto.conf (docs/deployment.md, "
+                "\"The broker\"); across a WAN it is the network's latency",
+                options_.host, options_.port, *round_trip_ms_, ms.size(), options_.latency_warn_ms);
+  } else {
+    FS_LOG_INFO(log_, "mqtt: broker round trip {:.2f} ms (median of {})", *round_trip_ms_,
+                ms.size());
   }
 }
 

@@ -47,6 +47,9 @@ class MqttTransport : public Transport {
   // Connected means subscribed too, so nothing addressed to us is missed.
   void connect(std::chrono::milliseconds timeout) override;
   bool take_reconnected() override { return reconnected_.exchange(false); }
+  // The broker's round trip measured at the first connect (median of a few probes on this
+  // endpoint's own probe topic), when the broker let the probes through.
+  std::optional<double> broker_round_trip_ms() const { return round_trip_ms_; }
   // Everything sent has been acknowledged by the broker.
   bool flush(std::chrono::milliseconds timeout) override;
   std::string topic_for(const Message& m) const;
@@ -67,6 +70,7 @@ class MqttTransport : public Transport {
   static void on_message(mosquitto*, void*, const mosquitto_message*);
   static void on_log(mosquitto*, void*, int level, const char* text);
   void handle_incoming(const std::string& topic, const std::string& payload);
+  void measure_broker_round_trip();
   void publish_pending();
   void publish_one(uint64_t seq);
   bool remember(const std::string& id);
@@ -90,6 +94,10 @@ class MqttTransport : public Transport {
   std::map<int64_t, int64_t> last_seq_;  // sender -> highest sequence accepted
   std::deque<std::string> seen_order_;
   bool subscribed_ = false;
+  std::string probe_topic_;    // <prefix>probe/<self>: only this endpoint reads and writes it
+  std::string probe_waiting_;  // the probe payload on its way through the broker
+  bool probe_back_ = false;
+  std::optional<double> round_trip_ms_;
   bool refused_ = false;      // the broker rejected our credentials: retrying cannot help
   std::string refusal_hint_;  // what to check when refused_
   bool ever_subscribed_ = false;

@@ -48,10 +48,13 @@ std::string acl_file(int silos) {
       "# Written by fedsilo provision. The user is the client certificate's common name.\n"
       "user server\n"
       "topic read fedsilo/+/c2s/+\n"
-      "topic write fedsilo/+/s2c/+\n";
+      "topic write fedsilo/+/s2c/+\n"
+      "topic readwrite fedsilo/+/probe/0\n";
   for (int k = 1; k <= silos; ++k) {
     acl += fmt::format(
-        "\nuser silo_{0}\ntopic read fedsilo/+/s2c/{0}\ntopic write fedsilo/+/c2s/{0}\n", k);
+        "\nuser silo_{0}\ntopic read fedsilo/+/s2c/{0}\ntopic write fedsilo/+/c2s/{0}\n"
+        "topic readwrite fedsilo/+/probe/{0}\n",
+        k);
   }
   return acl;
 }

@@ -3,7 +3,7 @@
 
 #include "core/seed.h"
 #include "data/idx_reader.h"
-#include "data/leaf_json_reader.h"
+#include "data/leaf_cache.h"
 #include "data/partition.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/error.h"
@@ -113,8 +113,8 @@ std::pair<FederatedDataset, int64_t> load_cross_silo(const Args& args) {
     ds.test_data_global =
         read_idx_pair(where.dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
   } else {
-    leaf_train = read_leaf_folder((where.dir / "train").string());
-    leaf_test = read_leaf_folder((where.dir / "test").string());
+    leaf_train = read_leaf_folder_cached((where.dir / "train").string());
+    leaf_test = read_leaf_folder_cached((where.dir / "test").string());
     ds.train_data_global = concat(leaf_train, where.dir / "train");
     ds.test_data_global = concat(leaf_test, where.dir / "test");
   }

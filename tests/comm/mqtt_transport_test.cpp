@@ -237,3 +237,13 @@ TEST(MqttTransport, ARetainedMessageReachesALateSubscriberUntilCleared) {
   // Silence is the expected outcome here: nothing may arrive within a generous window.
   EXPECT_FALSE(later.receive(500ms)) << "the cleared message must not be delivered";
 }
+
+TEST(MqttTransport, MeasuresTheBrokerRoundTripWhenItConnects) {
+  testutil::Broker broker;
+  MqttTransport silo(options_for(broker), "t", 1);
+  silo.connect(10s);
+  ASSERT_TRUE(silo.broker_round_trip_ms()) << "the probes on fedsilo/t/probe/1 came back";
+  EXPECT_GT(*silo.broker_round_trip_ms(), 0.0);
+  // The probes are not messages: nothing reaches the endpoint's inbox.
+  EXPECT_FALSE(silo.receive(100ms));
+}

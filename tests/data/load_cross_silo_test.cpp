@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/sha256.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/error.h"
 #include "test_util.h"
@@ -153,4 +154,59 @@ TEST(LoadCrossSilo, LeafJsonNaturalPartition) {
     EXPECT_NE(std::string(e.what()).find("user u: num_samples says 2 but has 1"), std::string::npos)
         << e.what();
   }
+}
+
+namespace {
+// The one cache file of a LEAF folder, split into its header and body.
+struct CacheFile {
+  std::string path;
+  nlohmann::json header;
+  std::string body;
+  explicit CacheFile(const std::string& folder) {
+    for (const auto& e : std::filesystem::directory_iterator(folder + "/.fedsilo-cache"))
+      path = e.path().string();
+    auto bytes = testutil::read_file(path);
+    uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<uint8_t>(bytes[i])) << (8 * i);
+    header = nlohmann::json::parse(bytes.substr(8, n));
+    body = bytes.substr(8 + n);
+  }
+  void write(bool fix_hash) {
+    if (fix_hash) header["sha256"] = sha256_hex(body);
+    auto h = header.dump();
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << out + h + body;
+  }
+};
+}  // namespace
+
+TEST(LoadCrossSilo, LeafJsonIsParsedOnceThenReadFromAVerifiedCache) {
+  TempDir dir;
+  write_leaf(dir / "MNIST/train/all_data.json", 3);
+  write_leaf(dir / "MNIST/test/all_data.json", 3);
+  auto args = testutil::small_args(
+      dir.path(), dir / "log",
+      {"data_args.partition_method=natural", "train_args.client_num_in_total=3"});
+  auto first = data::load_cross_silo(args).first.train_data_global;
+  CacheFile cache(dir / "MNIST/train");
+  EXPECT_EQ(cache.header["counts"], nlohmann::json({1, 2, 3}));
+  // A cache that checks out is what the next run reads: change a pixel (hash fixed) and see it.
+  cache.body[0] = 7;
+  cache.write(/*fix_hash=*/true);
+  auto cached = data::load_cross_silo(args).first.train_data_global;
+  EXPECT_EQ(cached.x[0][0].item<int>(), 7) << "the cache was not used";
+  EXPECT_TRUE(cached.y.equal(first.y));
+  // A corrupt cache (body changed, hash not) is never used: the JSON is read again.
+  cache.body[0] = 9;
+  cache.write(/*fix_hash=*/false);
+  auto reread = data::load_cross_silo(args).first.train_data_global;
+  EXPECT_TRUE(reread.x.equal(first.x));
+  EXPECT_EQ(static_cast<uint8_t>(CacheFile(dir / "MNIST/train").body[0]),
+            first.x[0][0].item<uint8_t>())
+      << "and the cache is replaced";
+  // A changed source has another key: parsed again, whatever the old cache says.
+  write_leaf(dir / "MNIST/train/all_data.json", 3, 784, 4);
+  auto changed = data::load_cross_silo(args).first.train_data_global;
+  EXPECT_EQ(changed.y[changed.size() - 1].item<int64_t>(), 4);
 }

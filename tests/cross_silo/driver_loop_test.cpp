@@ -13,6 +13,7 @@
 #include "cross_silo/server_manager.h"
 #include "cross_silo/silo_master.h"
 #include "fedsilo/error.h"
+#include "protocol_test_util.h"
 #include "test_util.h"
 
 using namespace fedsilo;
@@ -21,14 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class ManualClock : public Clock {
- public:
-  time_point now() const override { return now_; }
-  void advance(duration d) { now_ += d; }
-
- private:
-  time_point now_{};
-};
+using testutil::ManualClock;
 
 // Wraps an in-process endpoint; a wait with nothing to read passes the time it would have
 // waited on the manual clock, at once.

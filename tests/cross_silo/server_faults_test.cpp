@@ -11,6 +11,7 @@
 #include "cross_silo/model_exchange.h"
 #include "cross_silo/server_manager.h"
 #include "fedsilo/error.h"
+#include "protocol_test_util.h"
 #include "test_util.h"
 
 using namespace fedsilo;
@@ -22,14 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class ManualClock : public Clock {
- public:
-  time_point now() const override { return now_; }
-  void advance(duration d) { now_ += d; }
-
- private:
-  time_point now_{};
-};
+using testutil::ManualClock;
 
 // A store whose next `fail_gets` reads fail like a transient S3 error.
 class FlakyStore : public MemoryStore {
@@ -79,13 +73,7 @@ struct Federation {
         std::move(aggregator), clock);
   }
   Message from(int64_t k, MsgType type, int64_t round = -1) {
-    Message m;
-    m.type = type;
-    m.id = std::to_string(k) + "-" + std::to_string(++seq);
-    m.run_id = args.run_id;
-    m.sender = k;
-    m.round = round;
-    return m;
+    return testutil::silo_message(args.run_id, k, type, round, seq);
   }
   void say(int64_t k, const std::string& status) {
     auto m = from(k, MsgType::kClientStatus);

@@ -6,6 +6,7 @@
 #include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
 #include "fedsilo/error.h"
+#include "protocol_test_util.h"
 #include "test_util.h"
 
 using namespace fedsilo;
@@ -39,13 +40,7 @@ struct Harness {
         });
   }
   Message from(int64_t silo, MsgType type, int64_t round = -1) {
-    Message m;
-    m.type = type;
-    m.id = std::to_string(silo) + "-" + std::to_string(++seq);
-    m.run_id = args.run_id;
-    m.sender = silo;
-    m.round = round;
-    return m;
+    return testutil::silo_message(args.run_id, silo, type, round, seq);
   }
   Message status(int64_t silo, const std::string& s) {
     auto m = from(silo, MsgType::kClientStatus);

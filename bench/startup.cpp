@@ -5,7 +5,7 @@
 // Prints medians over runs: the time from launch to each phase, server start -> both silos
 // online, server start -> exit, and each process's peak RSS with their sum.
 //
-//   build/bench/bench_startup [runs=5]     (needs scripts/get-data.sh and setup.sh)
+//   build/bench/bench_startup [runs=5] [--keep]     (needs scripts/get-data.sh and setup.sh)
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -144,20 +144,30 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
   auto since = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   std::map<pid_t, std::string> labels;
   std::map<std::string, int64_t> peak;
+  std::map<std::string, std::string> seen;  // output read so far, per process
   while (!server->poll()) {
     // Processes: the server, each silo's launcher, and the launcher's trainers.
     labels[server->pid()] = "server";
     for (auto [p, k] : {std::pair{silo1->pid(), 1}, std::pair{silo2->pid(), 2}}) {
       labels[p] = fmt::format("silo {} launcher", k);
-      for (pid_t c : children_of(p))
-        labels[c] = fmt::format("silo {} trainer {}", k, env_of(c, "FEDSILO_SILO_RANK"));
+      for (pid_t c : children_of(p)) {
+        // A child not yet exec'd is still a copy of its launcher: skip it until it is a trainer.
+        auto rank = env_of(c, "FEDSILO_SILO_RANK");
+        if (!rank.empty()) labels[c] = fmt::format("silo {} trainer {}", k, rank);
+      }
     }
     for (auto& [p, label] : labels) {
       int64_t kib = peak_rss_kib(p);
       if (kib > peak[label]) peak[label] = kib;
     }
     for (auto& [label, path] : outputs) {
-      auto text = slurp(path);
+      // Only the bytes added since the last look: the watcher must not eat the CPU it measures.
+      std::ifstream in(path, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(seen[label].size()));
+      std::string more((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // Keep a tail so a marker split across two reads is still found.
+      auto& text = seen[label];
+      text += more;
       const auto* phases = label == "server" ? kServerPhases : kSiloPhases;
       size_t n = label == "server" ? std::size(kServerPhases) : std::size(kSiloPhases);
       for (size_t i = 0; i < n; ++i) {
@@ -168,7 +178,7 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
     }
     if (since() > 300)
       throw std::runtime_error("server still running after 300 s; see " + dir.string());
-    std::this_thread::sleep_for(2ms);
+    std::this_thread::sleep_for(10ms);
   }
   f.exit_s = since();
   f.online_s = f.phase_s["server: both silos online"];
@@ -183,6 +193,7 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
 
 int main(int argc, char** argv) {
   int runs = argc > 1 ? std::atoi(argv[1]) : 5;
+  bool keep = argc > 2 && std::string(argv[2]) == "--keep";  // leave the folder for a look
   fs::path dir = fs::temp_directory_path() / fmt::format("fedsilo-startup-{}", ::getpid());
   fs::create_directories(dir);
   int mqtt_port = free_loopback_port();
@@ -200,7 +211,7 @@ int main(int argc, char** argv) {
   auto mnist = fs::path(idx) / "MNIST";
   auto idx_pair = [&](const std::string& images, const std::string& labels) {
     return TensorData{data::read_idx((mnist / (images + ".gz")).string()),
-                      data::read_idx((mnist / (labels + ".gz")).string())};
+                      data::read_idx((mnist / (labels + ".gz")).string()).to(torch::kInt64)};
   };
   auto train = idx_pair("train-images-idx3-ubyte", "train-labels-idx1-ubyte");
   auto test = idx_pair("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
@@ -244,6 +255,10 @@ int main(int argc, char** argv) {
     }
     fmt::print("  {:<40} {:>9.1f}\n", "sum", sum);
   }
-  fs::remove_all(dir);
+  if (keep) {
+    fmt::print("\nkept {}\n", dir.string());
+  } else {
+    fs::remove_all(dir);
+  }
   return 0;
 }

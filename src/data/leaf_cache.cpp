@@ -4,11 +4,15 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "core/file_write.h"
 #include "core/sha256.h"
@@ -23,12 +27,44 @@ namespace {
 constexpr const char* kFormat = "fedsilo-leaf-cache-1";
 constexpr uint64_t kMaxHeader = uint64_t(64) << 20;  // names of a million users fit
 
+// One read into a buffer of the file's size: a stringstream copy costs more than the hash.
 std::string read_whole(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw DataError("file " + path.string() + ": cannot be read");
+  std::string bytes(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!in) throw DataError("file " + path.string() + ": cannot be read");
+  return bytes;
 }
+
+// A file's bytes mapped read-only: hashing 33 MB of JSON this way costs the hash, not a copy
+// into freshly zeroed memory.
+class MappedFile {
+ public:
+  explicit MappedFile(const fs::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw DataError("file " + path.string() + ": cannot be read");
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      size_ = static_cast<size_t>(st.st_size);
+      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      data_ = p == MAP_FAILED ? nullptr : static_cast<const char*>(p);
+    }
+    ::close(fd);
+    if (size_ > 0 && !data_) throw DataError("file " + path.string() + ": cannot be mapped");
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view bytes() const { return {data_ ? data_ : "", size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // SHA-256 of the folder's *.json names, sizes and contents, in name order.
 std::string source_key(const std::string& folder) {
@@ -39,9 +75,9 @@ std::string source_key(const std::string& folder) {
   std::sort(files.begin(), files.end());
   std::string listing;
   for (const auto& f : files) {
-    auto bytes = read_whole(f);
-    listing += f.filename().string() + '\0' + std::to_string(bytes.size()) + '\0' +
-               sha256_hex(bytes) + '\n';
+    MappedFile m(f);
+    listing += f.filename().string() + '\0' + std::to_string(m.bytes().size()) + '\0' +
+               sha256_hex(m.bytes()) + '\n';
   }
   return sha256_hex(listing);
 }
@@ -91,7 +127,7 @@ std::vector<LeafUser> decode(const std::string& bytes, const std::string& key) {
     throw DataError(std::string("header is not the expected JSON: ") + e.what());
   }
   std::string_view body(bytes.data() + 8 + n, bytes.size() - 8 - n);
-  if (sha256_hex(std::string(body)) != h["sha256"].get<std::string>())
+  if (sha256_hex(body) != h["sha256"].get<std::string>())
     throw DataError("body does not match its SHA-256");
   const auto& names = h.at("users");
   const auto& counts = h.at("counts");

@@ -65,16 +65,9 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
     for (auto& [k, v] : SiloRole::trainer_environment(first + i, i, world)) o.env[k] = v;
     o.own_process_group = false;  // in the launcher's group: stopping the group stops them too
     o.die_with_parent = true;
+    // All at once: each trainer spends most of its start-up loading libtorch and its data, and
+    // a worker waits for the master's rendezvous port itself (SiloGroup::connect).
     children.push_back({first + i, std::make_unique<Subprocess>(trainer_argv, o)});
-    if (first + i == 0 && args.n_proc_per_node > 1) {
-      // Let the silo master open the rendezvous store before the others look for it: c10d's
-      // store client backs off for a second when it finds nobody listening.
-      auto deadline = std::chrono::steady_clock::now() + seconds_to_duration(args.online_timeout_s);
-      while (!children[0].proc->poll() && std::chrono::steady_clock::now() < deadline &&
-             !pending_signal() &&
-             !wait_for_port(args.pg_master_address, static_cast<int>(args.pg_master_port), 100ms)) {
-      }
-    }
   }
   auto stop_all = [&](int sig) {
     for (auto& c : children) {

@@ -7,8 +7,11 @@
 #include <gloo/transport/tcp/device.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <arpa/inet.h>
+
 #include <map>
 
+#include "core/subprocess.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo::silo {
@@ -93,6 +96,12 @@ std::unique_ptr<SiloGroup> SiloGroup::connect(const GroupOptions& o) {
   so.numWorkers = static_cast<size_t>(o.world_size);
   so.waitWorkers = true;
   so.timeout = o.rendezvous_timeout;
+  in_addr numeric{};
+  if (o.rank != 0 && ::inet_pton(AF_INET, o.master_address.c_str(), &numeric) == 1) {
+    // c10d's client sleeps a second after a refused connection. Trainers start together, so
+    // the master is usually a few milliseconds from listening: wait for it at a finer grain.
+    wait_for_port(o.master_address, o.master_port, o.rendezvous_timeout);
+  }
   try {
     impl->store = c10::make_intrusive<c10d::TCPStore>(o.master_address, so);
     ::gloo::transport::tcp::attr attr(o.master_address.c_str());

@@ -99,6 +99,19 @@ Access ignored() {
   return {[](Args&, const YAML::Node&, const std::string&) {}, nullptr};
 }
 
+// A FedML feature fedsilo does not have: off is fine, on stops the run (exit 2) instead of
+// running without what the user asked for.
+Access unsupported_when_true(const std::string& feature) {
+  return {[feature](Args&, const YAML::Node& n, const std::string& path) {
+            if (config::boolean(n, path)) {
+              throw ConfigError("config " + path + " = true: " + feature +
+                                " is not implemented in fedsilo, and the run would go without it; "
+                                "set it to false or remove it (docs/config.md)");
+            }
+          },
+          nullptr};
+}
+
 // FedML writes client_id_list as the string "[1, 2]"; a YAML list is accepted too.
 void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
   YAML::Node list = n;
@@ -109,9 +122,8 @@ void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
       bad(path, n, "must be a list of silo ids like \"[1, 2]\"");
     }
   }
-  if (!list.IsSequence() || list.size() == 0) {
-    bad(path, n, "must be a non-empty list of silo ids like \"[1, 2]\"");
-  }
+  if (!list.IsSequence()) bad(path, n, "must be a list of silo ids like \"[1, 2]\"");
+  // FedML: an empty list means silos 1..client_num_per_round (filled in once that is read).
   std::vector<int> ids;
   std::set<int> seen;
   for (const auto& e : list) {
@@ -186,6 +198,12 @@ const std::vector<Field>& schema() {
       field("tracking_args", "wandb_project", ignored()),
       field("tracking_args", "wandb_name", ignored()),
       field("security_args", "message_signing", boolean(&Args::message_signing)),
+      field("dp_args", "enable_dp", unsupported_when_true("differential privacy (dp_args)")),
+      field("defense_args", "enable_defense",
+            unsupported_when_true("robust aggregation (defense_args)")),
+      field("attack_args", "enable_attack",
+            unsupported_when_true("attack simulation (attack_args)")),
+      field("fhe_args", "enable_fhe", unsupported_when_true("homomorphic encryption (fhe_args)")),
       field("secure_aggregation_args", "enable_sa", boolean(&Args::enable_sa)),
       field("secure_aggregation_args", "sa_method",
             choice(&Args::sa_method, {"secagg", "lightsecagg"})),
@@ -331,7 +349,11 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
         unknown.push_back(section + "." + key);
         continue;
       }
-      if (kv.second.IsNull()) continue;  // "key:" with no value keeps the default
+      if (kv.second.IsNull()) {
+        // "key:" with no value keeps the default, except FedML's empty client_id_list.
+        if (section == "train_args" && key == "client_id_list") a.client_id_list.clear();
+        continue;
+      }
       f->read(a, kv.second, section + "." + key);
     }
   }
@@ -339,6 +361,10 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
     std::string w = "config key " + k + " is not known to fedsilo and is ignored";
     if (warnings) warnings->push_back(w);
     SPDLOG_WARN("{}", w);
+  }
+  if (a.client_id_list.empty()) {
+    for (int64_t k = 1; k <= a.client_num_per_round; ++k)
+      a.client_id_list.push_back(static_cast<int>(k));
   }
   // FedML names secure aggregation as an optimizer too; it aggregates like FedAvg.
   if (a.federated_optimizer == "SA" || a.federated_optimizer == "LSA") {

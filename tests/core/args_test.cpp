@@ -196,3 +196,25 @@ TEST(Args, SecureAggregationKeysAreFedMLsAndWhatCannotRunStops) {
       error_of("", {"secure_aggregation_args.precision_parameter=60"}).find("precision_parameter"),
       std::string::npos);
 }
+
+TEST(Args, FedMLsEmptyClientIdListMeansSilosOneToClientNumPerRound) {
+  auto a = fedsilo::parse_args_yaml(
+      "train_args:\n  client_id_list:\n  client_num_per_round: 3\n  client_num_in_total: 3\n");
+  EXPECT_EQ(a.client_id_list, (std::vector<int>{1, 2, 3}));
+  auto b = fedsilo::parse_args_yaml(
+      "train_args: {client_id_list: '[]', client_num_per_round: 2, client_num_in_total: 2}");
+  EXPECT_EQ(b.client_id_list, (std::vector<int>{1, 2}));
+}
+
+TEST(Args, FedMLFeaturesFedsiloLacksStopTheRunInsteadOfRunningWithout) {
+  EXPECT_NE(error_of("dp_args: {enable_dp: true, epsilon: 1.0}").find("differential privacy"),
+            std::string::npos);
+  EXPECT_NE(error_of("defense_args: {enable_defense: true, defense_type: krum}")
+                .find("robust aggregation"),
+            std::string::npos);
+  EXPECT_NE(error_of("attack_args: {enable_attack: true}").find("attack simulation"),
+            std::string::npos);
+  EXPECT_NE(error_of("dp_args: {enable_dp: 'yes please'}").find("dp_args.enable_dp"),
+            std::string::npos);
+  EXPECT_NO_THROW(fedsilo::parse_args_yaml("dp_args: {enable_dp: false}"));
+}

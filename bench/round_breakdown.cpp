@@ -15,6 +15,8 @@
 
 #include <unistd.h>
 
+#include "comm/s3_store.h"
+#include "core/sha256.h"
 #include "core/subprocess.h"
 
 namespace fs = std::filesystem;
@@ -101,6 +103,40 @@ std::map<std::string, std::vector<double>> one_run(const Services& sv, bool s3,
   return f;
 }
 
+// The floor of the S3 path: the same store client and server, no protocol. Medians of single
+// PUT, GET and DELETE requests of a blob the seed model's size, and the time to write, read
+// and hash the same bytes in memory.
+struct S3Floor {
+  double put_ms, get_ms, delete_ms, local_ms;
+};
+
+S3Floor measure_s3_floor(const fs::path& s3_yaml, size_t bytes, int repeats) {
+  comm::S3Store store(comm::load_s3_options(s3_yaml.string()));
+  std::string blob(bytes, '\x5a');
+  std::vector<double> put, get, del, local;
+  auto ms = [](auto t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  for (int i = 0; i < repeats; ++i) {
+    std::string key = fmt::format("floor/blob_{}", i);
+    auto t0 = std::chrono::steady_clock::now();
+    store.put(key, blob);
+    put.push_back(ms(t0));
+    t0 = std::chrono::steady_clock::now();
+    auto back = store.get(key);
+    get.push_back(ms(t0));
+    t0 = std::chrono::steady_clock::now();
+    store.remove(key);
+    del.push_back(ms(t0));
+    t0 = std::chrono::steady_clock::now();
+    std::string copy = blob;
+    auto digest = sha256_hex(copy);
+    local.push_back(ms(t0));
+    if (back.size() != bytes || digest.empty()) throw std::runtime_error("s3 floor: bad read");
+  }
+  return {median(put), median(get), median(del), median(local)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -158,6 +194,18 @@ int main(int argc, char** argv) {
     }
     fmt::print("  {:<30} {:>10.3f}  (process start to server exit)\n", "end-to-end wall (s)",
                median(walls));
+    if (s3) {
+      // On a round's critical path: the server's PUT of the global model, a silo's GET and PUT
+      // (the silos run in parallel), the server's 2 GETs of their models and, with retention
+      // 1, its 3 DELETEs of the round before's blobs.
+      auto f = measure_s3_floor(sv.dir / "s3.yaml", 31 * 1024, 50);
+      double floor = 2 * f.put_ms + 3 * f.get_ms + 3 * f.delete_ms;
+      fmt::print(
+          "  S3 floor, 31 KiB, same s3rver: PUT {:.2f} ms, GET {:.2f} ms, DELETE {:.2f} ms "
+          "(write + read + hash in memory: {:.3f} ms)\n"
+          "  a round's critical path (2 PUT + 3 GET + 3 DELETE) at the floor: {:.2f} ms\n",
+          f.put_ms, f.get_ms, f.delete_ms, f.local_ms, floor);
+    }
   }
   sv.broker.reset();
   sv.s3.reset();

@@ -69,30 +69,39 @@ class FlakyStore : public MemoryStore {
   int fail_puts = 0;
 };
 
+// A server driven by the real loop in simulated time, with two silo endpoints the test reads.
+struct ServerHarness {
+  testutil::TempDir dir;
+  Args args;
+  InprocBus bus;
+  ManualClock clock;
+  SimulatedTimeTransport server_end{bus.endpoint(0), clock};
+  std::unique_ptr<Transport> silo1 = bus.endpoint(1), silo2 = bus.endpoint(2);
+  MemoryStore store;
+
+  explicit ServerHarness(const std::vector<std::string>& overrides)
+      : args(testutil::small_args(dir.path(), dir / "log", overrides)) {}
+  ExitCode run() {
+    cross_silo::ServerManager server(args, model::create(args, 10), server_end, store, nullptr,
+                                     nullptr, clock);
+    server.start();
+    cross_silo::DriverOptions options;
+    options.quiet_interval = seconds_to_duration(args.resend_interval_s);
+    return cross_silo::drive(server, server_end, clock, options, *quiet_logger());
+  }
+};
+
 }  // namespace
 
 TEST(DriverLoop, ServerGivesUpAtTheOnlineDeadlineInSimulatedTime) {
-  testutil::TempDir dir;
-  auto args =
-      testutil::small_args(dir.path(), dir / "log",
-                           {"comm_args.online_timeout_s=3600", "comm_args.resend_interval_s=600"});
-  InprocBus bus;
-  ManualClock clock;
-  SimulatedTimeTransport server_end(bus.endpoint(0), clock);
-  auto silo1 = bus.endpoint(1), silo2 = bus.endpoint(2);
-  MemoryStore store;
-  cross_silo::ServerManager server(args, model::create(args, 10), server_end, store, nullptr,
-                                   nullptr, clock);
-  server.start();
-  cross_silo::DriverOptions options;
-  options.quiet_interval = seconds_to_duration(args.resend_interval_s);
-  auto code = cross_silo::drive(server, server_end, clock, options, *quiet_logger());
+  ServerHarness h({"comm_args.online_timeout_s=3600", "comm_args.resend_interval_s=600"});
+  auto code = h.run();
   EXPECT_EQ(code, ExitCode::kDeadline);
-  EXPECT_GE(server_end.waited, 3600s);
-  EXPECT_LT(server_end.waited, 3601s) << "it stops at the deadline, not later";
+  EXPECT_GE(h.server_end.waited, 3600s);
+  EXPECT_LT(h.server_end.waited, 3601s) << "it stops at the deadline, not later";
   // 1 CHECK_CLIENT_STATUS at start, one more every 600 s of silence (5 before the deadline),
   // then FINISH(ABORTED).
-  auto to2 = drain(*silo2);
+  auto to2 = drain(*h.silo2);
   ASSERT_EQ(to2.size(), 7u);
   for (size_t i = 0; i < 6; ++i) EXPECT_EQ(to2[i].type, MsgType::kCheckClientStatus);
   EXPECT_EQ(to2.back().type, MsgType::kFinish);
@@ -149,35 +158,23 @@ TEST(DriverLoop, AnyMessageFromTheServerExtendsTheSilosDeadline) {
 }
 
 TEST(DriverLoop, ServerAsksARoundAgainRoundRetriesTimesThenGivesUpInSimulatedTime) {
-  testutil::TempDir dir;
-  auto args = testutil::small_args(dir.path(), dir / "log",
-                                   {"comm_args.round_timeout_s=100", "comm_args.round_retries=2",
-                                    "comm_args.resend_interval_s=1000"});
-  InprocBus bus;
-  ManualClock clock;
-  SimulatedTimeTransport server_end(bus.endpoint(0), clock);
-  auto silo1 = bus.endpoint(1), silo2 = bus.endpoint(2);
+  ServerHarness h({"comm_args.round_timeout_s=100", "comm_args.round_retries=2",
+                   "comm_args.resend_interval_s=1000"});
   for (int64_t k : {1, 2}) {
     Message online;
     online.type = MsgType::kClientStatus;
     online.id = std::to_string(k) + "-1";
-    online.run_id = args.run_id;
+    online.run_id = h.args.run_id;
     online.sender = k;
     online.status = "ONLINE";
-    (k == 1 ? silo1 : silo2)->send(online);
+    (k == 1 ? h.silo1 : h.silo2)->send(online);
   }
-  MemoryStore store;
-  cross_silo::ServerManager server(args, model::create(args, 10), server_end, store, nullptr,
-                                   nullptr, clock);
-  server.start();
-  cross_silo::DriverOptions options;
-  options.quiet_interval = seconds_to_duration(args.resend_interval_s);
-  auto code = cross_silo::drive(server, server_end, clock, options, *quiet_logger());
+  auto code = h.run();
   EXPECT_EQ(code, ExitCode::kDeadline);
-  EXPECT_GE(server_end.waited, 300s) << "the round's deadline and two retries";
-  EXPECT_LT(server_end.waited, 301s);
+  EXPECT_GE(h.server_end.waited, 300s) << "the round's deadline and two retries";
+  EXPECT_LT(h.server_end.waited, 301s);
   int requests = 0;
-  for (const auto& m : drain(*silo2)) requests += m.type == MsgType::kInitConfig ? 1 : 0;
+  for (const auto& m : drain(*h.silo2)) requests += m.type == MsgType::kInitConfig ? 1 : 0;
   EXPECT_EQ(requests, 3) << "round 0 asked once and again twice";
 }
 

@@ -218,3 +218,18 @@ TEST(Args, FedMLFeaturesFedsiloLacksStopTheRunInsteadOfRunningWithout) {
             std::string::npos);
   EXPECT_NO_THROW(fedsilo::parse_args_yaml("dp_args: {enable_dp: false}"));
 }
+
+TEST(Args, QuorumAndRetriesAreBoundedAndDefaultToTodaysBehaviour) {
+  auto a = fedsilo::parse_args_yaml(
+      "train_args: {client_id_list: '[1, 2, 3]', client_num_per_round: 3, client_num_in_total: 3}");
+  EXPECT_EQ(a.min_clients_per_round, 3) << "default: every selected silo";
+  EXPECT_EQ(a.round_retries, 2);
+  EXPECT_NE(error_of("train_args: {client_id_list: '[1, 2]', client_num_per_round: 2, "
+                     "client_num_in_total: 2, min_clients_per_round: 3}")
+                .find("min_clients_per_round (3) exceeds"),
+            std::string::npos);
+  EXPECT_NE(error_of("train_args: {min_clients_per_round: -1}").find("min_clients_per_round"),
+            std::string::npos);
+  EXPECT_NE(error_of("comm_args: {round_retries: 1000000}").find("round_retries"),
+            std::string::npos);
+}

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -38,7 +39,7 @@ void write_idx(const std::string& path, const std::vector<int64_t>& dims,
 }
 
 std::string make_synthetic_mnist(const std::string& root, int64_t n_train, int64_t n_test,
-                                 uint64_t seed, bool gz) {
+                                 uint64_t seed, bool gz, int faint) {
   std::string dir = root + "/MNIST";
   fs::create_directories(dir);
   std::mt19937_64 rng(seed);
@@ -50,7 +51,10 @@ std::string make_synthetic_mnist(const std::string& root, int64_t n_train, int64
       for (int p = 0; p < 784; ++p) x[i * 784 + p] = static_cast<uint8_t>(rng() % 60);
       int r0 = 2 + (k / 5) * 12 + static_cast<int>(rng() % 3), c0 = 2 + (k % 5) * 5;
       for (int r = r0; r < r0 + 4; ++r) {
-        for (int c = c0; c < c0 + 4; ++c) x[i * 784 + r * 28 + c] = 255;
+        for (int c = c0; c < c0 + 4; ++c) {
+          auto& px = x[i * 784 + r * 28 + c];
+          px = faint > 0 ? static_cast<uint8_t>(std::min(255, px + faint)) : 255;
+        }
       }
     }
     std::string ext = gz ? ".gz" : "";

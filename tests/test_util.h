@@ -25,9 +25,10 @@ void write_idx(const std::string& path, const std::vector<int64_t>& dims,
                const std::vector<uint8_t>& data, bool gz);
 
 // A learnable 10-class stand-in for MNIST in <root>/MNIST: class k lights a 4x4 block at a
-// class-specific place, plus noise. Returns the folder.
+// class-specific place, plus noise. Returns the folder. `faint` > 0 lights the block only that
+// much above the noise, a task hard enough that an attack shows in the accuracy.
 std::string make_synthetic_mnist(const std::string& root, int64_t n_train, int64_t n_test,
-                                 uint64_t seed = 1, bool gz = true);
+                                 uint64_t seed = 1, bool gz = true, int faint = 0);
 
 // A small valid config for the synthetic data; extra YAML lines are appended per section via
 // `overrides` ("section.key=value").

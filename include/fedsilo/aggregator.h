@@ -2,7 +2,10 @@
 // Server-side aggregation shaped like Google's federated-compute aggregators: accumulate one
 // silo's model at a time (memory stays O(model), not O(silos x model)), merge partial
 // aggregates, report the result. Replace FedAvgAggregator to change the rule.
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "fedsilo/args.h"
@@ -10,6 +13,12 @@
 #include "fedsilo/state_dict.h"
 
 namespace fedsilo {
+
+// What the server knows of an update besides its weight.
+struct UpdateInfo {
+  int64_t silo = 0;
+  int64_t local_steps = 0;  // optimizer steps the silo took this round (FedNova's tau)
+};
 
 class Aggregator {
  public:
@@ -20,15 +29,26 @@ class Aggregator {
   // valid until report() has been called.
   virtual void reset(const StateDict& global) = 0;
   virtual void accumulate(const StateDict& model, double weight) = 0;
+  // The server calls this one; rules that need more than the weight (FedNova's local steps)
+  // override it.
+  virtual void accumulate_update(const StateDict& model, double weight, const UpdateInfo& info) {
+    (void)info;
+    accumulate(model, weight);
+  }
   virtual void merge(const Aggregator& other) = 0;
   virtual double total_weight() const = 0;
-  // The aggregate in the layout given to reset(). Precondition: total_weight() > 0.
-  virtual StateDict report() const = 0;
+  // Ends the round: the new global model, in the layout given to reset(). A rule with state
+  // (a server optimizer's moments, a privacy accountant) advances it here, once per round.
+  // Precondition: total_weight() > 0.
+  virtual StateDict report() = 0;
   // What the rule carries from one round to the next (a server optimizer's moments). The
   // server saves it in its checkpoint after every round and restores it on restart, so a
   // resumed run ends bit for bit like an uninterrupted one. Stateless rules keep the defaults.
   virtual StateDict saved_state() const { return {}; }
   virtual void restore_state(const StateDict& /*state*/) {}
+  // Figures of the round just reported (models a defense kept, epsilon spent so far, ...), put
+  // in the round's metrics.jsonl line under "aggregation".
+  virtual std::map<std::string, double> round_metrics() const { return {}; }
 };
 
 // Weighted mean (FedAvg, weights = sample counts). Sums in float64: a float32 value times an
@@ -43,7 +63,7 @@ class FedAvgAggregator : public Aggregator {
   void accumulate(const StateDict& model, double weight) override;
   void merge(const Aggregator& other) override;
   double total_weight() const override { return total_; }
-  StateDict report() const override;
+  StateDict report() override;
 
  private:
   StateDict layout_;
@@ -55,7 +75,8 @@ class FedAvgAggregator : public Aggregator {
 using AggregatorFactory = std::function<std::unique_ptr<Aggregator>(const Args& args)>;
 
 namespace registry {
-// Built in: "FedAvg".
+// Built in: "FedAvg", "FedProx" (FedAvg at the server), "FedOpt" and "FedAvgM" (a server
+// optimizer, train_args.server_*); each adds defense_args and dp_args rules when enabled.
 Registry<AggregatorFactory>& aggregators();
 }  // namespace registry
 

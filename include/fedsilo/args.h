@@ -45,6 +45,15 @@ struct Args {
   // Quorum: a round whose deadline passes closes with the models of at least this many silos
   // (docs/protocol.md "Quorum"); 0 = client_num_per_round, every selected silo.
   int64_t min_clients_per_round = 0;
+  // Server optimizer of FedOpt / FedAvgM (Reddi et al. 2021): the server steps on the
+  // pseudo-gradient (global - average). sgd with lr 1 and momentum 0 is FedAvg exactly.
+  std::string server_optimizer = "sgd";  // sgd | adam | yogi | adagrad
+  double server_lr = 1.0;
+  double server_momentum = 0.0;  // sgd's momentum (FedAvgM)
+  double server_beta1 = 0.9;     // adam / yogi / adagrad first moment
+  double server_beta2 = 0.99;    // adam / yogi second moment
+  double server_epsilon = 1e-3;  // tau: the adaptivity floor
+  double fedprox_mu = 0.0;       // FedProx: weight of the proximal term (mu / 2) |w - w_global|^2
 
   // validation_args
   int64_t frequency_of_the_test = 1;
@@ -72,6 +81,36 @@ struct Args {
   std::string log_level = "info";
   bool enable_wandb = false;
 
+  // defense_args: robust aggregation (docs/algorithms.md)
+  bool enable_defense = false;
+  std::string defense_type;  // krum | multikrum | coordinate_wise_median |
+                             // coordinate_wise_trimmed_mean | geometric_median | norm_diff_clipping
+  int64_t byzantine_client_num = 0;  // f: the silos a rule must tolerate
+  int64_t krum_param_m = 1;          // models Multi-Krum averages (1 = Krum)
+  double trimmed_mean_beta = 0.1;    // FedML's beta: fraction cut at each end per coordinate
+  double norm_bound = 5.0;           // norm_diff_clipping: L2 bound of each silo's update
+  int64_t geometric_median_iterations = 100;
+
+  // attack_args: silos that misbehave on purpose, to measure a defense
+  bool enable_attack = false;
+  std::string attack_type;             // byzantine | label_flipping
+  std::string attack_mode = "random";  // byzantine: random | zero | flip
+  int64_t attack_byzantine_client_num = 0;
+  double ratio_of_poisoned_client = 0;  // label_flipping: fraction of the silos that flip
+  std::vector<int> original_class_list;
+  std::vector<int> target_class_list;
+
+  // dp_args: differential privacy (docs/algorithms.md, "Differential privacy")
+  bool enable_dp = false;
+  std::string dp_solution_type = "cdp";     // cdp (server) | ldp (each silo)
+  std::string mechanism_type = "gaussian";  // gaussian | laplace
+  double dp_epsilon = 1.0;                  // per round
+  double dp_delta = 1e-5;                   // per round (gaussian)
+  double dp_sensitivity = 1.0;
+  double dp_clipping_norm = 0;  // each update's norm bound; 0 = sensitivity
+  bool enable_rdp_accountant = false;
+  double rdp_alpha = 0;  // one Renyi order to report at; 0 = the best of a standard grid
+
   // security_args
   bool message_signing = true;  // false: an explicit, warned opt-out (forged messages accepted)
   std::string key_dir;          // signing keys; empty = <log_file_dir>/keys
@@ -95,6 +134,7 @@ struct Args {
   std::string run_id = "0";
   std::string config_file;  // as given with --cf
   std::string config_dir;   // folder of the config file: relative paths also resolve here
+  std::vector<std::string> ignored_keys;  // "section.key: why", FedML keys that do not matter here
 
   int64_t n_proc_in_silo() const { return n_node_in_silo * n_proc_per_node; }
   // Folder for this run's outputs (metrics.jsonl, final model, logs).

@@ -29,6 +29,7 @@ struct TrainResult {
   int64_t num_samples = 0;  // samples the silo trained on (all its trainers), the FedAvg weight
   double loss = 0;          // mean training loss of the last epoch
   double accuracy = 0;      // training accuracy of the last epoch
+  int64_t local_steps = 0;  // optimizer steps taken (FedNova normalises by them)
 };
 
 // Averages gradients across the trainers of one silo after each backward pass. The local

@@ -1,3 +1,6 @@
+// Reading fedml_config.yaml into Args. This file is long because it holds the one table of every
+// config key (schema()): validation, --set, unknown-key errors and the JSON dump of a run's config
+// all read that table, so it stays in one place. Cross-key checks are in args_checks.cpp.
 #include "fedsilo/args.h"
 
 #include <yaml-cpp/yaml.h>
@@ -7,6 +10,7 @@
 #include <functional>
 #include <set>
 
+#include "core/args_checks.h"
 #include "core/args_json.h"
 #include "core/config_choices.h"
 #include "core/config_values.h"
@@ -95,8 +99,12 @@ Access boolean(bool Args::*f) {
           dump(f)};
 }
 
-Access ignored() {
-  return {[](Args&, const YAML::Node&, const std::string&) {}, nullptr};
+// A key FedML has that does not matter here; `why` is logged once and listed in docs/config.md.
+Access ignored(std::string why) {
+  return {[why](Args& a, const YAML::Node&, const std::string& path) {
+            a.ignored_keys.push_back(path + ": " + why);
+          },
+          nullptr};
 }
 
 // A FedML feature fedsilo does not have: off is fine, on stops the run (exit 2) instead of
@@ -112,17 +120,32 @@ Access unsupported_when_true(const std::string& feature) {
           nullptr};
 }
 
-// FedML writes client_id_list as the string "[1, 2]"; a YAML list is accepted too.
-void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
+// FedML writes lists as strings ("[1, 2]"); a YAML list is accepted too.
+YAML::Node list_of(const YAML::Node& n, const std::string& path, const std::string& example) {
   YAML::Node list = n;
   if (n.IsScalar()) {
     try {
       list = YAML::Load(n.as<std::string>());
     } catch (const YAML::Exception&) {
-      bad(path, n, "must be a list of silo ids like \"[1, 2]\"");
+      bad(path, n, "must be a list like " + example);
     }
   }
-  if (!list.IsSequence()) bad(path, n, "must be a list of silo ids like \"[1, 2]\"");
+  if (!list.IsSequence()) bad(path, n, "must be a list like " + example);
+  return list;
+}
+
+Access int_list(std::vector<int> Args::*f, int lo, int hi) {
+  return {[=](Args& a, const YAML::Node& n, const std::string& path) {
+            std::vector<int> out;
+            for (const auto& e : list_of(n, path, "\"[1, 2]\""))
+              out.push_back(static_cast<int>(config::integer(e, path, lo, hi)));
+            a.*f = out;
+          },
+          dump(f)};
+}
+
+void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
+  YAML::Node list = list_of(n, path, "\"[1, 2]\" (silo ids)");
   // FedML: an empty list means silos 1..client_num_per_round (filled in once that is read).
   std::vector<int> ids;
   std::set<int> seen;
@@ -133,6 +156,15 @@ void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
     ids.push_back(id);
   }
   a.client_id_list = ids;
+}
+
+// FedML's configs write "None" (a string) when no attack is chosen.
+void read_attack_type(Args& a, const YAML::Node& n, const std::string& path) {
+  std::string v = config::text(n, path);
+  if (v == "None" || v == "none") v.clear();
+  if (!v.empty() && v != "byzantine" && v != "label_flipping")
+    bad(path, n, "must be one of: byzantine, label_flipping (or None)");
+  a.attack_type = v;
 }
 
 // Waits beyond a year are typos, and would overflow a deadline's time_point.
@@ -149,8 +181,11 @@ const std::vector<Field>& schema() {
       field("common_args", "training_type", choice(&Args::training_type, {"cross_silo"})),
       field("common_args", "scenario", choice(&Args::scenario, {"hierarchical", "horizontal"})),
       field("common_args", "random_seed", integer(&Args::random_seed, 0)),
-      field("common_args", "config_version", ignored()),
-      field("common_args", "using_mlops", ignored()),
+      field("common_args", "config_version", ignored("labels the config file only")),
+      field("common_args", "using_mlops", unsupported_when_true("FedML's MLOps platform")),
+      field("environment_args", "bootstrap",
+            ignored("a script FedML's MLOps agent runs before the job; run your set-up yourself "
+                    "(scripts/setup.sh installs fedsilo's)")),
       field("data_args", "dataset", choice(&Args::dataset, {"mnist", "fashion_mnist"})),
       field("data_args", "data_cache_dir", text(&Args::data_cache_dir)),
       field("data_args", "partition_method",
@@ -158,8 +193,10 @@ const std::vector<Field>& schema() {
       field("data_args", "partition_alpha", real(&Args::partition_alpha, 0, true)),
       field("data_args", "partition_min_size", integer(&Args::partition_min_size, 0)),
       field("model_args", "model", registered(&Args::model)),
-      field("model_args", "model_file_cache_folder", text(&Args::model_file_cache_folder)),
-      field("model_args", "global_model_file_path", text(&Args::global_model_file_path)),
+      field("model_args", "model_file_cache_folder",
+            ignored("FedML's MLOps model cache; fedsilo writes the final model to the run folder")),
+      field("model_args", "global_model_file_path",
+            ignored("FedML's MLOps model cache; fedsilo writes the final model to the run folder")),
       field("train_args", "federated_optimizer",
             registered_or(&Args::federated_optimizer, {"SA", "LSA"})),
       field("train_args", "client_id_list", Access{read_id_list, dump(&Args::client_id_list)}),
@@ -175,6 +212,14 @@ const std::vector<Field>& schema() {
       field("train_args", "weight_decay", real(&Args::weight_decay, 0, false)),
       field("train_args", "max_samples_per_silo", integer(&Args::max_samples_per_silo, 0)),
       field("train_args", "min_clients_per_round", integer(&Args::min_clients_per_round, 0)),
+      field("train_args", "server_optimizer",
+            choice(&Args::server_optimizer, {"sgd", "adam", "yogi", "adagrad"})),
+      field("train_args", "server_lr", real(&Args::server_lr, 0, true)),
+      field("train_args", "server_momentum", real(&Args::server_momentum, 0, false, 1)),
+      field("train_args", "server_beta1", real(&Args::server_beta1, 0, false, 1)),
+      field("train_args", "server_beta2", real(&Args::server_beta2, 0, false, 1)),
+      field("train_args", "server_epsilon", real(&Args::server_epsilon, 0, true)),
+      field("train_args", "fedprox_mu", real(&Args::fedprox_mu, 0, false)),
       field("validation_args", "frequency_of_the_test", integer(&Args::frequency_of_the_test, 1)),
       field("device_args", "worker_num", integer(&Args::worker_num, 1)),
       field("device_args", "using_gpu", boolean(&Args::using_gpu)),
@@ -193,16 +238,42 @@ const std::vector<Field>& schema() {
       field("tracking_args", "log_file_dir", text(&Args::log_file_dir)),
       field("tracking_args", "log_level",
             choice(&Args::log_level, {"trace", "debug", "info", "warn", "error"})),
-      field("tracking_args", "enable_wandb", boolean(&Args::enable_wandb)),
-      field("tracking_args", "wandb_key", ignored()),
-      field("tracking_args", "wandb_project", ignored()),
-      field("tracking_args", "wandb_name", ignored()),
+      field("tracking_args", "enable_wandb",
+            unsupported_when_true("Weights & Biases tracking (it needs the cloud; fedsilo writes "
+                                  "metrics.jsonl and report.html in the run folder)")),
+      field("tracking_args", "wandb_key", ignored("used only with enable_wandb: true")),
+      field("tracking_args", "wandb_project", ignored("used only with enable_wandb: true")),
+      field("tracking_args", "wandb_name", ignored("used only with enable_wandb: true")),
+      field("comm_args", "grpc_ipconfig_path", ignored("used only with backend GRPC")),
       field("security_args", "message_signing", boolean(&Args::message_signing)),
-      field("dp_args", "enable_dp", unsupported_when_true("differential privacy (dp_args)")),
-      field("defense_args", "enable_defense",
-            unsupported_when_true("robust aggregation (defense_args)")),
-      field("attack_args", "enable_attack",
-            unsupported_when_true("attack simulation (attack_args)")),
+      field("dp_args", "enable_dp", boolean(&Args::enable_dp)),
+      field("dp_args", "dp_solution_type", choice(&Args::dp_solution_type, {"cdp", "ldp"})),
+      field("dp_args", "mechanism_type", choice(&Args::mechanism_type, {"gaussian", "laplace"})),
+      field("dp_args", "epsilon", real(&Args::dp_epsilon, 0, true)),
+      field("dp_args", "delta", real(&Args::dp_delta, 0, true, 1)),
+      field("dp_args", "sensitivity", real(&Args::dp_sensitivity, 0, true)),
+      field("dp_args", "clipping_norm", real(&Args::dp_clipping_norm, 0, false)),
+      field("dp_args", "enable_rdp_accountant", boolean(&Args::enable_rdp_accountant)),
+      field("dp_args", "rdp_alpha", real(&Args::rdp_alpha, 0, false, 1e6)),
+      field("defense_args", "enable_defense", boolean(&Args::enable_defense)),
+      field("defense_args", "defense_type",
+            choice(&Args::defense_type, {"krum", "multikrum", "coordinate_wise_median", "median",
+                                         "coordinate_wise_trimmed_mean", "trimmed_mean",
+                                         "geometric_median", "rfa", "norm_diff_clipping"})),
+      field("defense_args", "byzantine_client_num", integer(&Args::byzantine_client_num, 0)),
+      field("defense_args", "krum_param_m", integer(&Args::krum_param_m, 1)),
+      field("defense_args", "beta", real(&Args::trimmed_mean_beta, 0, false, 0.5)),
+      field("defense_args", "norm_bound", real(&Args::norm_bound, 0, true)),
+      field("defense_args", "geometric_median_iterations",
+            integer(&Args::geometric_median_iterations, 1, 100000)),
+      field("attack_args", "enable_attack", boolean(&Args::enable_attack)),
+      field("attack_args", "attack_type", Access{read_attack_type, dump(&Args::attack_type)}),
+      field("attack_args", "attack_mode", choice(&Args::attack_mode, {"random", "zero", "flip"})),
+      field("attack_args", "byzantine_client_num", integer(&Args::attack_byzantine_client_num, 0)),
+      field("attack_args", "ratio_of_poisoned_client",
+            real(&Args::ratio_of_poisoned_client, 0, false, 1)),
+      field("attack_args", "original_class_list", int_list(&Args::original_class_list, 0, 1 << 20)),
+      field("attack_args", "target_class_list", int_list(&Args::target_class_list, 0, 1 << 20)),
       field("fhe_args", "enable_fhe", unsupported_when_true("homomorphic encryption (fhe_args)")),
       field("secure_aggregation_args", "enable_sa", boolean(&Args::enable_sa)),
       field("secure_aggregation_args", "sa_method",
@@ -251,53 +322,6 @@ void apply_override(YAML::Node& root, const std::string& spec) {
   root[section][key] = parsed.IsNull() ? YAML::Node(value) : parsed;
 }
 
-void check_consistency(const Args& a) {
-  auto fail = [](const std::string& msg) { throw ConfigError("config: " + msg); };
-  if (a.client_num_per_round > a.client_num_in_total) {
-    fail(fmt::format(
-        "train_args.client_num_per_round ({}) exceeds train_args.client_num_in_total ({})",
-        a.client_num_per_round, a.client_num_in_total));
-  }
-  if (a.client_num_per_round > static_cast<int64_t>(a.client_id_list.size())) {
-    fail(fmt::format(
-        "train_args.client_num_per_round ({}) exceeds the number of silos in "
-        "train_args.client_id_list ({}); each silo trains one data silo per round, so list "
-        "more silos, e.g. --set train_args.client_id_list=\"[1, ..., {}]\"",
-        a.client_num_per_round, a.client_id_list.size(), a.client_num_per_round));
-  }
-  if (a.min_clients_per_round > a.client_num_per_round) {
-    fail(fmt::format(
-        "train_args.min_clients_per_round ({}) exceeds train_args.client_num_per_round ({}): a "
-        "round can never gather more models than it selects silos",
-        a.min_clients_per_round, a.client_num_per_round));
-  }
-  if (a.node_rank_in_silo >= a.n_node_in_silo) {
-    fail(fmt::format("client_silo_args.node_rank_in_silo ({}) must be < n_node_in_silo ({})",
-                     a.node_rank_in_silo, a.n_node_in_silo));
-  }
-  if (a.rank < 0) fail(fmt::format("--rank {} must be >= 0", a.rank));
-  if (a.enable_sa) {
-    if (a.sa_method != "secagg") {
-      fail("secure_aggregation_args.sa_method = " + a.sa_method +
-           ": only secagg is implemented (LightSecAgg is not); use sa_method: secagg");
-    }
-    if (!a.message_signing) {
-      fail(
-          "secure_aggregation_args.enable_sa needs security_args.message_signing: true (the "
-          "silos' keys travel in signed messages)");
-    }
-    if (a.client_num_per_round < 2 || a.client_num_per_round > 255) {
-      fail(
-          fmt::format("secure aggregation needs 2 to 255 silos per round "
-                      "(train_args.client_num_per_round = {})",
-                      a.client_num_per_round));
-    }
-  }
-  if (a.object_store != "s3" && a.object_store.rfind("file://", 0) != 0) {
-    fail("comm_args.object_store = " + a.object_store + ": must be s3 or file://<folder>");
-  }
-}
-
 }  // namespace
 
 std::string Args::run_output_dir() const {
@@ -336,6 +360,7 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
 
   Args a;
   std::vector<std::string> unknown;
+  bool worker_num_given = false;
   for (const auto& sec : root) {
     auto section = sec.first.Scalar();
     if (!sec.second.IsMap()) {
@@ -355,16 +380,26 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
         continue;
       }
       f->read(a, kv.second, section + "." + key);
+      if (section == "device_args" && key == "worker_num") worker_num_given = true;
     }
   }
-  for (const auto& k : unknown) {
-    std::string w = "config key " + k + " is not known to fedsilo and is ignored";
-    if (warnings) warnings->push_back(w);
-    SPDLOG_WARN("{}", w);
+  if (!unknown.empty()) {
+    // Ignoring them would run something other than what the config asks for.
+    throw ConfigError(fmt::format(
+        "config key{} {} {} not supported by fedsilo; a run would go without what {} for, so "
+        "remove {} (docs/config.md lists every key, and the FedML keys that are ignored and why)",
+        unknown.size() > 1 ? "s" : "", fmt::join(unknown, ", "), unknown.size() > 1 ? "are" : "is",
+        unknown.size() > 1 ? "they ask" : "it asks", unknown.size() > 1 ? "them" : "it"));
+  }
+  for (const auto& k : a.ignored_keys) {
+    if (warnings) warnings->push_back("config key " + k);
+    SPDLOG_DEBUG("config key {} (ignored)", k);
   }
   if (a.client_id_list.empty()) {
-    for (int64_t k = 1; k <= a.client_num_per_round; ++k)
-      a.client_id_list.push_back(static_cast<int>(k));
+    // FedML: an empty list means silos 1..N, N = worker_num where given, else
+    // client_num_per_round.
+    int64_t n = worker_num_given ? a.worker_num : a.client_num_per_round;
+    for (int64_t k = 1; k <= n; ++k) a.client_id_list.push_back(static_cast<int>(k));
   }
   // FedML names secure aggregation as an optimizer too; it aggregates like FedAvg.
   if (a.federated_optimizer == "SA" || a.federated_optimizer == "LSA") {

@@ -26,6 +26,7 @@ nlohmann::json RoundStats::to_json() const {
   if (evaluate_ms) out["evaluate_ms"] = *evaluate_ms;
   if (retries) out["retries"] = retries;
   if (aggregate_rejected) out["aggregate_rejected"] = true;
+  if (!aggregation.empty()) out["aggregation"] = aggregation;
   out.update(metrics);
   out["round_ms"] = round_ms;
   out["elapsed_s"] = elapsed_s;

@@ -24,14 +24,15 @@ struct SiloRoundStats {
 
 struct RoundStats {
   int64_t round = 0;
-  std::vector<SiloRoundStats> silos;       // in arrival order
-  std::vector<int64_t> selected;           // the round's selection, offline silos included
-  std::map<int64_t, std::string> dropped;  // selected silos whose model is not in the round, why
-  int64_t retries = 0;                     // times the round was asked again below quorum
-  double server_upload_ms = 0;             // encode + put the global model
-  double aggregate_ms = 0;                 // Aggregator::report + load into the model
-  bool aggregate_rejected = false;         // non-finite: the global model stayed as it was
-  std::optional<double> evaluate_ms;       // on rounds that evaluate
+  std::vector<SiloRoundStats> silos;          // in arrival order
+  std::vector<int64_t> selected;              // the round's selection, offline silos included
+  std::map<int64_t, std::string> dropped;     // selected silos whose model is not in the round, why
+  int64_t retries = 0;                        // times the round was asked again below quorum
+  double server_upload_ms = 0;                // encode + put the global model
+  double aggregate_ms = 0;                    // Aggregator::report + load into the model
+  bool aggregate_rejected = false;            // non-finite: the global model stayed as it was
+  std::map<std::string, double> aggregation;  // Aggregator::round_metrics (defense, DP epsilon)
+  std::optional<double> evaluate_ms;          // on rounds that evaluate
   nlohmann::json metrics = nlohmann::json::object();  // evaluation: test_acc, test_loss, ...
   double round_ms = 0;
   double elapsed_s = 0;  // since the server started

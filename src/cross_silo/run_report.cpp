@@ -166,6 +166,15 @@ pre{background:#f7f7f7;padding:12px;font-size:12px;border:1px solid #ddd}.charts
         rounds.size(), test_acc.points.back().second, test_loss.points.back().second,
         train_acc.points.back().second);
   }
+  if (!rounds.empty() && rounds.back().contains("aggregation")) {
+    const auto& agg = rounds.back()["aggregation"];
+    if (agg.contains("dp_epsilon")) {
+      html += fmt::format(
+          "<p>Differential privacy: <b>&epsilon; = {:.4g}</b> spent so far at &delta; = {:.3g} "
+          "(RDP accountant, {} rounds, noise scale {:.4g}; docs/algorithms.md).</p>",
+          num(agg, "dp_epsilon"), num(agg, "dp_delta"), rounds.size(), num(agg, "dp_noise_scale"));
+    }
+  }
   html += "<h2>Accuracy and loss</h2><div class=\"charts\">";
   html += line_chart("accuracy", {test_acc, train_acc}, 0, 1, std::max(1.0, max_round));
   html += line_chart("loss", {test_loss, train_loss}, 0, max_loss > 0 ? max_loss * 1.05 : 1,

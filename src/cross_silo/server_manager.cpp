@@ -253,16 +253,18 @@ void ServerManager::on_model(const Message& m) {
   double download_ms = ms_since(t0);
   // The blob is the one silo k announced (size and sha256 match): a bad update is silo k's, so
   // the round goes on without it rather than waiting for a better one.
+  UpdateInfo info{m.sender, 0};
   try {
     check_finite(model, what);
     check_sample_count(m.sender, m.num_samples);
+    info.local_steps = checked_local_steps(m);
   } catch (const ProtocolError& e) {
     reject_update(m, e.what());
     return;
   }
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   t0 = clock_.now();
-  aggregator_->accumulate(model, static_cast<double>(m.num_samples));
+  aggregator_->accumulate_update(model, static_cast<double>(m.num_samples), info);
   double fold_ms = ms_since(t0);
   blobs_[round_].push_back(m.model.key);
   // The server is the blob's only reader.
@@ -283,6 +285,7 @@ void ServerManager::finish_round() {
     stats_.aggregate_rejected = true;
   } else if (secure_ ? secure_->total_weight() > 0 : aggregator_->total_weight() > 0) {
     auto aggregate = secure_ ? secure_->result() : aggregator_->report();
+    if (!secure_) stats_.aggregation = aggregator_->round_metrics();
     try {
       check_finite(aggregate, fmt::format("aggregate of round {}", round_));
       load_state(model_.module(), aggregate, "aggregate");
@@ -325,19 +328,6 @@ void ServerManager::finish_round() {
   // After the next round's requests are out: the deletes (one store request each, 6-8 ms with
   // s3rver) overlap the silos' work instead of delaying it.
   retire_blobs(retire_below);
-}
-
-void ServerManager::check_sample_count(int64_t silo, int64_t num_samples) const {
-  if (num_samples < 0) throw ProtocolError(fmt::format("num_samples {} is negative", num_samples));
-  if (args_.max_samples_per_silo > 0 && num_samples > args_.max_samples_per_silo) {
-    throw ProtocolError(fmt::format("num_samples {} exceeds train_args.max_samples_per_silo ({})",
-                                    num_samples, args_.max_samples_per_silo));
-  }
-  auto it = data_silo_sizes_.find(data_index_.at(silo));
-  if (it != data_silo_sizes_.end() && num_samples > it->second) {
-    throw ProtocolError(fmt::format("num_samples {} exceeds the {} samples of data silo {}",
-                                    num_samples, it->second, it->first));
-  }
 }
 
 void ServerManager::reject_update(const Message& m, const std::string& why) {

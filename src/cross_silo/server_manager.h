@@ -89,6 +89,8 @@ class ServerManager : public DrivenMachine {
   // restarts or answers 503 for a moment does not end the run; one that stays down does.
   BlobRef put_with_retries(const std::string& key, const StateDict& state);
   comm::Message make(comm::MsgType type, int64_t receiver);
+  // The update's local_steps, within what its sample count allows (FedNova needs it).
+  int64_t checked_local_steps(const comm::Message& m) const;
   void check_sample_count(int64_t silo, int64_t num_samples) const;
   void reject_update(const comm::Message& m, const std::string& why);
   double ms_since(Clock::time_point t) const;

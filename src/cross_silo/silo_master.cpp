@@ -8,6 +8,8 @@
 #include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
 #include "fedsilo/error.h"
+#include "ml/attacks.h"
+#include "ml/local_dp.h"
 #include "ml/model_blob.h"
 
 namespace fedsilo::cross_silo {
@@ -31,6 +33,35 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
   if (args_.enable_sa) secure_params(args_);  // a bad prime stops the run before it starts
   std::random_device rd;
   nonce_ = fmt::format("{:08x}", rd());
+  attacker_ = attacks::is_attacker(args_, id_);
+  if (attacker_) {
+    FS_LOG_WARN(log_, "ATTACK SIMULATION: this silo is an attacker (attack_args.attack_type {}{})",
+                args_.attack_type,
+                args_.attack_type == "byzantine" ? ", attack_mode " + args_.attack_mode : "");
+  }
+  if (args_.enable_dp && args_.dp_solution_type == "ldp")
+    ldp_noise_ = std::make_unique<dp::NoiseSource>();
+}
+
+bool SiloMaster::keeps_global_for_upload() const {
+  return ldp_noise_ || (attacker_ && args_.attack_type == "byzantine");
+}
+
+void SiloMaster::before_upload(int64_t round, const StateDict& global) {
+  if (!keeps_global_for_upload()) return;
+  auto trained = state_of(model_.module());  // references: writes change the model
+  if (attacker_ && args_.attack_type == "byzantine") {
+    FS_LOG_WARN(log_, "ATTACK SIMULATION: round {}: replacing the trained model ({} mode)", round,
+                args_.attack_mode);
+    attacks::corrupt_model(args_, round, id_, global, trained);
+  }
+  if (ldp_noise_) {
+    auto c = dp::calibrate(args_);
+    double norm = dp::privatize_update(c, *ldp_noise_, global, trained);
+    FS_LOG_INFO(log_,
+                "round {}: local DP: update norm {:.4g} clipped to {:.4g}, noise scale {:.4g}",
+                round, norm, c.clip, c.scale);
+  }
 }
 
 double SiloMaster::ms_since(Clock::time_point t) const {
@@ -210,6 +241,7 @@ void SiloMaster::on_train(const Message& m) {
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   last_round_ = m.round;
   if (on_round_) on_round_(m.round, m.data_silo_index, global.bytes);
+  StateDict start = keeps_global_for_upload() ? clone_state(global.state) : StateDict{};
   global = FetchedModel{};  // the blob's bytes are not needed while training
   if (args_.enable_sa) {
     // Keys first, so the server can gather everyone's while this silo trains.
@@ -223,17 +255,16 @@ void SiloMaster::on_train(const Message& m) {
   }
   t0 = clock_.now();
   TrainContext ctx{m.round, id_, m.data_silo_index};
-  TrainResult r = trainer_.train(model_, it->second, ctx);
+  TrainResult r = trainer_.train(model_, attacks::data_to_train_on(args_, id_, it->second), ctx);
   double train_ms = ms_since(t0);
+  before_upload(m.round, start);
   auto reply = make(MsgType::kSendModel);
   reply.round = m.round;
   reply.num_samples = r.num_samples;
   reply.data_silo_index = m.data_silo_index;
-  reply.metrics = {{"train_loss", r.loss},
-                   {"train_acc", r.accuracy},
-                   {"train_ms", train_ms},
-                   {"download_ms", download_ms},
-                   {"sync_notify_ms", notify_ms}};
+  reply.metrics = {{"train_loss", r.loss},        {"train_acc", r.accuracy},
+                   {"train_ms", train_ms},        {"download_ms", download_ms},
+                   {"sync_notify_ms", notify_ms}, {"local_steps", r.local_steps}};
   ++rounds_trained_;
   if (secure_) {
     // Uploaded only masked, once the server has delivered the other silos' key shares.

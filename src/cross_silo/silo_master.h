@@ -18,6 +18,7 @@
 #include "fedsilo/model.h"
 #include "fedsilo/state_dict.h"
 #include "fedsilo/trainer.h"
+#include "ml/dp_mechanism.h"
 
 namespace fedsilo::cross_silo {
 
@@ -68,6 +69,9 @@ class SiloMaster : public DrivenMachine {
   // when the server asks again.
   void upload_and_reply(comm::Message reply);
   comm::Message make(comm::MsgType type);
+  // attack_args and local DP: what happens to the trained model before it leaves the silo.
+  void before_upload(int64_t round, const StateDict& global);
+  bool keeps_global_for_upload() const;
   double ms_since(Clock::time_point t) const;
 
   Args args_;
@@ -78,6 +82,8 @@ class SiloMaster : public DrivenMachine {
   comm::Transport& transport_;
   comm::ObjectStore& store_;
   RoundStart on_round_;
+  bool attacker_ = false;                       // attack_args chose this silo
+  std::unique_ptr<dp::NoiseSource> ldp_noise_;  // dp_args ldp
   Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   StateDict layout_;

@@ -13,6 +13,7 @@
 #include "cross_silo/silo_master.h"
 #include "fedsilo/distributed.h"
 #include "fedsilo/error.h"
+#include "ml/attacks.h"
 #include "ml/model_blob.h"
 #include "silo/ddp_gradient_sync.h"
 #include "silo/launcher.h"
@@ -109,7 +110,8 @@ ExitCode run_silo_worker(const Args& args, const FederatedDataset& dataset, Mode
       throw ProtocolError(fmt::format("trainer {}: data silo index {} does not exist", group.rank(),
                                       order.data_silo_index));
     }
-    trainer->train(model, it->second, TrainContext{order.round, args.rank, order.data_silo_index});
+    trainer->train(model, attacks::data_to_train_on(args, args.rank, it->second),
+                   TrainContext{order.round, args.rank, order.data_silo_index});
   }
 }
 

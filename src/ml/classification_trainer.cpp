@@ -24,6 +24,20 @@ torch::Tensor epoch_order(int64_t n, uint64_t seed) {
   return torch::tensor(order, torch::kInt64);
 }
 
+void add_proximal_gradient(const std::vector<torch::Tensor>& params,
+                           const std::vector<torch::Tensor>& anchor, double mu) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto p = params[i];
+    auto prox = (p.detach() - anchor[i]) * mu;
+    if (p.grad().defined()) {
+      p.mutable_grad().add_(prox);
+    } else {
+      p.mutable_grad() = prox;
+    }
+  }
+}
+
 }  // namespace
 
 ClassificationTrainer::ClassificationTrainer(const Args& args, GradientSync* sync)
@@ -41,6 +55,13 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
   auto device = device_of(module);
   auto optimizer =
       registry::client_optimizers().get(args_.client_optimizer)(args_, module.parameters());
+  // FedProx (Li et al. 2020): the local objective adds (mu / 2) |w - w_global|^2, whose
+  // gradient mu (w - w_global) joins each step's (silo-wide mean) gradient.
+  double mu = args_.federated_optimizer == "FedProx" ? args_.fedprox_mu : 0.0;
+  std::vector<torch::Tensor> anchor;
+  if (mu > 0) {
+    for (const auto& p : module.parameters()) anchor.push_back(p.detach().clone());
+  }
   TrainResult result;
   result.num_samples = data.size();
   for (int64_t epoch = 0; epoch < args_.epochs; ++epoch) {
@@ -78,7 +99,9 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
           if (p.grad().defined()) p.grad().div_(static_cast<double>(step_total));
         }
       }
+      if (mu > 0) add_proximal_gradient(module.parameters(), anchor, mu);
       optimizer->step();
+      ++result.local_steps;
       // At most ~10 progress lines per epoch, as the seed prints them, whatever the batch count.
       size_t every = (batches.size() + 9) / 10;
       if ((step + 1) % every != 0 && step + 1 != batches.size()) continue;

@@ -5,13 +5,15 @@
 #include "core/config_choices.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/trainer.h"
+#include "ml/configured_aggregator.h"
 
 namespace fedsilo::registry {
 
 Registry<AggregatorFactory>& aggregators() {
   static Registry<AggregatorFactory>* r = [] {
     auto* reg = new Registry<AggregatorFactory>("train_args.federated_optimizer");
-    reg->add("FedAvg", [](const Args&) { return std::make_unique<FedAvgAggregator>(); });
+    for (const char* name : {"FedAvg", "FedProx", "FedOpt", "FedAvgM", "FedNova"})
+      reg->add(name, make_configured_aggregator);
     return reg;
   }();
   return *r;

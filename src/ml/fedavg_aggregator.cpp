@@ -60,7 +60,7 @@ void FedAvgAggregator::merge(const Aggregator& other) {
   total_ += o->total_;
 }
 
-StateDict FedAvgAggregator::report() const {
+StateDict FedAvgAggregator::report() {
   if (!(total_ > 0)) throw Error("FedAvg: no weight accumulated (every silo reported 0 samples)");
   StateDict out;
   for (size_t i = 0; i < layout_.size(); ++i) {

@@ -81,14 +81,17 @@ TEST(Args, BadValuesNameKeyValueAndWhatIsAllowed) {
   EXPECT_NE(error_of("a: b: c: [").find("not valid YAML"), std::string::npos);
 }
 
-TEST(Args, UnknownKeysWarnButLoad) {
-  std::vector<std::string> warnings;
+TEST(Args, UnknownKeysStopTheRunAndIgnoredOnesAreNamed) {
+  auto e = error_of("train_args: {comm_round: 3, comm_rounds: 9}\nextra_args: {x: 1}");
+  EXPECT_NE(e.find("train_args.comm_rounds, extra_args.x are not supported"), std::string::npos)
+      << e;
+  std::vector<std::string> notes;
   auto a = fedsilo::parse_args_yaml(
-      "train_args: {comm_round: 3, comm_rounds: 9}\nextra_args: {x: 1}", {}, &warnings);
-  EXPECT_EQ(a.comm_round, 3);
-  ASSERT_EQ(warnings.size(), 2u);
-  EXPECT_NE(warnings[0].find("train_args.comm_rounds"), std::string::npos);
-  EXPECT_NE(warnings[1].find("extra_args.x"), std::string::npos);
+      "environment_args: {bootstrap: config/bootstrap.sh}\ntracking_args: {wandb_key: abc}", {},
+      &notes);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_NE(notes[0].find("environment_args.bootstrap"), std::string::npos);
+  EXPECT_EQ(a.ignored_keys.size(), 2u);
 }
 
 TEST(Args, SetOverridesAreValidatedLikeFileValues) {
@@ -204,19 +207,84 @@ TEST(Args, FedMLsEmptyClientIdListMeansSilosOneToClientNumPerRound) {
   auto b = fedsilo::parse_args_yaml(
       "train_args: {client_id_list: '[]', client_num_per_round: 2, client_num_in_total: 2}");
   EXPECT_EQ(b.client_id_list, (std::vector<int>{1, 2}));
+  // worker_num, where given, is FedML's count of silos.
+  auto c = fedsilo::parse_args_yaml(
+      "train_args: {client_id_list: , client_num_per_round: 3, client_num_in_total: 9}\n"
+      "device_args: {worker_num: 4}");
+  EXPECT_EQ(c.client_id_list, (std::vector<int>{1, 2, 3, 4}));
 }
 
 TEST(Args, FedMLFeaturesFedsiloLacksStopTheRunInsteadOfRunningWithout) {
-  EXPECT_NE(error_of("dp_args: {enable_dp: true, epsilon: 1.0}").find("differential privacy"),
+  EXPECT_NE(error_of("fhe_args: {enable_fhe: true}").find("homomorphic encryption"),
             std::string::npos);
-  EXPECT_NE(error_of("defense_args: {enable_defense: true, defense_type: krum}")
-                .find("robust aggregation"),
+  EXPECT_NE(error_of("tracking_args: {enable_wandb: true}").find("Weights & Biases"),
             std::string::npos);
-  EXPECT_NE(error_of("attack_args: {enable_attack: true}").find("attack simulation"),
-            std::string::npos);
+  EXPECT_NE(error_of("common_args: {using_mlops: true}").find("MLOps"), std::string::npos);
   EXPECT_NE(error_of("dp_args: {enable_dp: 'yes please'}").find("dp_args.enable_dp"),
             std::string::npos);
+  EXPECT_NE(error_of("dp_args: {enable_dp: true, dp_solution_type: nbafl}").find("cdp, ldp"),
+            std::string::npos);
+  EXPECT_NE(error_of("dp_args: {enable_dp: true, max_grad_norm: 1}").find("dp_args.max_grad_norm"),
+            std::string::npos);
+  EXPECT_NE(error_of("defense_args: {enable_defense: true, defense_type: foolsgold}")
+                .find("defense_args.defense_type"),
+            std::string::npos);
   EXPECT_NO_THROW(fedsilo::parse_args_yaml("dp_args: {enable_dp: false}"));
+}
+
+TEST(Args, AlgorithmKeysThatWouldChangeNothingStopTheRun) {
+  EXPECT_NE(error_of("train_args: {server_lr: 0.5}").find("use federated_optimizer: FedOpt"),
+            std::string::npos);
+  EXPECT_NE(error_of("train_args: {fedprox_mu: 0.1}").find("needs federated_optimizer: FedProx"),
+            std::string::npos);
+  EXPECT_NE(error_of("train_args: {federated_optimizer: FedAvgM, server_optimizer: adam}")
+                .find("FedAvgM is sgd"),
+            std::string::npos);
+  EXPECT_NE(error_of("train_args: {federated_optimizer: FedOpt, client_id_list: '[1, 2]', "
+                     "client_num_per_round: 2, client_num_in_total: 2}\n"
+                     "secure_aggregation_args: {enable_sa: true}")
+                .find("cannot run with it"),
+            std::string::npos);
+  EXPECT_NE(error_of("train_args: {federated_optimizer: SCAFFOLD}").find("must be one of"),
+            std::string::npos);
+  // Krum with f = 1 needs 2f + 2 + 1 = 5 models in every round.
+  auto krum = "defense_args: {enable_defense: true, defense_type: krum, byzantine_client_num: 1}";
+  EXPECT_NE(error_of(std::string(krum) + "\ntrain_args: {client_num_per_round: 4, "
+                                         "client_num_in_total: 9, client_id_list: []}")
+                .find("at least 2f + 2 + krum_param_m = 5"),
+            std::string::npos);
+  EXPECT_NO_THROW(fedsilo::parse_args_yaml(std::string(krum) +
+                                           "\ntrain_args: {client_num_per_round: 5, "
+                                           "client_num_in_total: 9, client_id_list: []}"));
+  EXPECT_NE(error_of("attack_args: {enable_attack: true, attack_type: byzantine}")
+                .find("byzantine_client_num = 0"),
+            std::string::npos);
+  auto a = fedsilo::parse_args_yaml(
+      "train_args: {federated_optimizer: FedOpt, server_optimizer: yogi, server_lr: 0.01}");
+  EXPECT_EQ(a.server_optimizer, "yogi");
+  EXPECT_EQ(a.server_lr, 0.01);
+}
+
+TEST(Args, FedMLsExampleConfigsLoadUnchanged) {
+  // Copies of FedML's own example configs (python/examples/cross_silo/...).
+  for (std::string name : {"krum", "cdp", "ldp", "byzantine"}) {
+    auto path = std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml/" + name + ".yaml";
+    Args a;
+    ASSERT_NO_THROW(a = fedsilo::load_args(path)) << name;
+    EXPECT_FALSE(a.client_id_list.empty());
+    EXPECT_EQ(static_cast<int64_t>(a.client_id_list.size()),
+              std::max(a.client_num_per_round, a.worker_num))
+        << name;
+  }
+  auto krum =
+      fedsilo::load_args(std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml/krum.yaml");
+  EXPECT_TRUE(krum.enable_defense);
+  EXPECT_EQ(krum.defense_type, "krum");
+  EXPECT_EQ(krum.byzantine_client_num, 1);
+  auto cdp = fedsilo::load_args(std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml/cdp.yaml");
+  EXPECT_TRUE(cdp.enable_dp);
+  EXPECT_EQ(cdp.dp_solution_type, "cdp");
+  EXPECT_EQ(cdp.dp_epsilon, 0.5);
 }
 
 TEST(Args, QuorumAndRetriesAreBoundedAndDefaultToTodaysBehaviour) {

@@ -43,7 +43,7 @@ class CountingAggregator : public FedAvgAggregator {
     ++c_.folded;
     FedAvgAggregator::accumulate(model, weight);
   }
-  StateDict report() const override {
+  StateDict report() override {
     auto out = FedAvgAggregator::report();
     previous_ = out[0].second.clone();
     return out;

@@ -59,3 +59,19 @@ TEST(ClassificationTrainer, MomentumAndAdamChangeTheResult) {
   EXPECT_FALSE(torch::equal(w, momentum.train_once()));
   EXPECT_FALSE(torch::equal(w, adam.train_once()));
 }
+
+TEST(FedProx, MuZeroTrainsExactlyLikeFedAvg) {
+  Fixture plain, prox({"train_args.federated_optimizer=FedProx", "train_args.fedprox_mu=0"});
+  EXPECT_TRUE(torch::equal(plain.train_once(), prox.train_once()));
+}
+
+TEST(FedProx, APositiveMuPullsTheWeightsTowardTheGlobalModel) {
+  Fixture plain({"train_args.epochs=3"}),
+      prox({"train_args.epochs=3", "train_args.federated_optimizer=FedProx",
+            "train_args.fedprox_mu=1"});
+  auto start = state_of(model::create(plain.args, 10).module())[0].second.clone();
+  double moved_plain = (plain.train_once() - start).norm().item<double>();
+  double moved_prox = (prox.train_once() - start).norm().item<double>();
+  EXPECT_GT(moved_plain, 0);
+  EXPECT_LT(moved_prox, 0.8 * moved_plain);
+}

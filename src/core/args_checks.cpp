@@ -1,0 +1,159 @@
+// Checks across keys, after every key has been read on its own: what cannot run together, and
+// keys that would change nothing for the algorithm chosen (a silent no-op is refused).
+#include "core/args_checks.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "fedsilo/error.h"
+
+namespace fedsilo {
+
+// A key that changes nothing for the chosen optimizer would be a silent no-op: refused.
+namespace {
+
+void check_algorithm_keys(const Args& a) {
+  auto fail = [](const std::string& msg) { throw ConfigError("config: " + msg); };
+  const Args d;
+  const std::string& opt = a.federated_optimizer;
+  bool fedopt = opt == "FedOpt" || opt == "FedAvgM";
+  std::vector<std::string> server_keys;
+  if (a.server_optimizer != d.server_optimizer) server_keys.push_back("server_optimizer");
+  if (a.server_lr != d.server_lr) server_keys.push_back("server_lr");
+  if (a.server_momentum != d.server_momentum) server_keys.push_back("server_momentum");
+  if (a.server_beta1 != d.server_beta1) server_keys.push_back("server_beta1");
+  if (a.server_beta2 != d.server_beta2) server_keys.push_back("server_beta2");
+  if (a.server_epsilon != d.server_epsilon) server_keys.push_back("server_epsilon");
+  if (!fedopt && !server_keys.empty()) {
+    fail(
+        fmt::format("train_args.{} is set, but federated_optimizer {} has no server optimizer; "
+                    "use federated_optimizer: FedOpt (or FedAvgM), or remove it",
+                    fmt::join(server_keys, ", "), opt));
+  }
+  if (opt == "FedAvgM" && a.server_optimizer != "sgd") {
+    fail("federated_optimizer FedAvgM is sgd with server momentum; server_optimizer " +
+         a.server_optimizer + " needs federated_optimizer: FedOpt");
+  }
+  if (opt == "FedNova") {
+    if (a.client_optimizer != "sgd")
+      fail("federated_optimizer FedNova normalises by local SGD steps; client_optimizer " +
+           a.client_optimizer + " has no such normalisation (use sgd)");
+    if (a.enable_defense)
+      fail(
+          "federated_optimizer FedNova replaces the weighted mean, and so does defense_args; "
+          "choose one");
+  }
+  if (a.fedprox_mu != 0 && opt != "FedProx") {
+    fail(fmt::format("train_args.fedprox_mu = {} needs federated_optimizer: FedProx (it is {})",
+                     a.fedprox_mu, opt));
+  }
+  if (a.enable_sa) {
+    if (opt != "FedAvg" && opt != "FedProx")
+      fail("secure aggregation gives the server only the silos' sum, so federated_optimizer " +
+           opt + " cannot run with it; use FedAvg or FedProx");
+    if (a.enable_defense)
+      fail(
+          "defense_args.enable_defense needs every silo's model, which secure aggregation "
+          "hides from the server; turn one of them off");
+    if (a.enable_dp && a.dp_solution_type == "cdp")
+      fail(
+          "dp_args cdp clips each silo's update at the server, which secure aggregation hides; "
+          "use dp_solution_type: ldp with secure aggregation");
+  }
+  if (a.enable_defense) {
+    if (a.defense_type.empty())
+      fail("defense_args.enable_defense is true but defense_args.defense_type is not set");
+    int64_t n = a.min_clients_per_round ? a.min_clients_per_round : a.client_num_per_round;
+    int64_t f = a.byzantine_client_num;
+    bool krum = a.defense_type == "krum" || a.defense_type == "multikrum";
+    if (krum && 2 * f + 2 > n - a.krum_param_m) {
+      fail(fmt::format(
+          "defense_args {} tolerates byzantine_client_num = {} only with at least 2f + 2 + "
+          "krum_param_m = {} models in every round; a round may close with {} "
+          "(train_args.min_clients_per_round, or client_num_per_round)",
+          a.defense_type, f, 2 * f + 2 + a.krum_param_m, n));
+    }
+    if (a.defense_type == "multikrum" && a.krum_param_m < 2)
+      fail(
+          "defense_args.defense_type multikrum averages krum_param_m >= 2 models; set "
+          "krum_param_m or use krum");
+  }
+  if (a.enable_attack) {
+    if (a.attack_type.empty())
+      fail("attack_args.enable_attack is true but attack_args.attack_type is not set");
+    int64_t silos = static_cast<int64_t>(a.client_id_list.size());
+    if (a.attack_type == "byzantine" &&
+        (a.attack_byzantine_client_num < 1 || a.attack_byzantine_client_num > silos)) {
+      fail(
+          fmt::format("attack_args.byzantine_client_num = {}: a byzantine attack needs 1 to {} "
+                      "attacking silos (the silos in client_id_list)",
+                      a.attack_byzantine_client_num, silos));
+    }
+    if (a.attack_type == "label_flipping") {
+      if (a.original_class_list.empty() ||
+          a.original_class_list.size() != a.target_class_list.size())
+        fail(
+            "attack_args label_flipping needs original_class_list and target_class_list of the "
+            "same, non-zero length");
+      if (a.ratio_of_poisoned_client <= 0 && a.attack_byzantine_client_num < 1)
+        fail(
+            "attack_args label_flipping needs ratio_of_poisoned_client > 0 or "
+            "byzantine_client_num >= 1 (which silos flip their labels)");
+    }
+  }
+  if (a.enable_dp && a.enable_rdp_accountant && a.rdp_alpha != 0 && a.rdp_alpha <= 1)
+    fail(
+        fmt::format("dp_args.rdp_alpha = {}: a Renyi order must be > 1 (0 = search)", a.rdp_alpha));
+}
+
+}  // namespace
+
+void check_consistency(const Args& a) {
+  auto fail = [](const std::string& msg) { throw ConfigError("config: " + msg); };
+  if (a.client_num_per_round > a.client_num_in_total) {
+    fail(fmt::format(
+        "train_args.client_num_per_round ({}) exceeds train_args.client_num_in_total ({})",
+        a.client_num_per_round, a.client_num_in_total));
+  }
+  if (a.client_num_per_round > static_cast<int64_t>(a.client_id_list.size())) {
+    fail(fmt::format(
+        "train_args.client_num_per_round ({}) exceeds the number of silos in "
+        "train_args.client_id_list ({}); each silo trains one data silo per round, so list "
+        "more silos, e.g. --set train_args.client_id_list=\"[1, ..., {}]\"",
+        a.client_num_per_round, a.client_id_list.size(), a.client_num_per_round));
+  }
+  if (a.min_clients_per_round > a.client_num_per_round) {
+    fail(fmt::format(
+        "train_args.min_clients_per_round ({}) exceeds train_args.client_num_per_round ({}): a "
+        "round can never gather more models than it selects silos",
+        a.min_clients_per_round, a.client_num_per_round));
+  }
+  if (a.node_rank_in_silo >= a.n_node_in_silo) {
+    fail(fmt::format("client_silo_args.node_rank_in_silo ({}) must be < n_node_in_silo ({})",
+                     a.node_rank_in_silo, a.n_node_in_silo));
+  }
+  if (a.rank < 0) fail(fmt::format("--rank {} must be >= 0", a.rank));
+  if (a.enable_sa) {
+    if (a.sa_method != "secagg") {
+      fail("secure_aggregation_args.sa_method = " + a.sa_method +
+           ": only secagg is implemented (LightSecAgg is not); use sa_method: secagg");
+    }
+    if (!a.message_signing) {
+      fail(
+          "secure_aggregation_args.enable_sa needs security_args.message_signing: true (the "
+          "silos' keys travel in signed messages)");
+    }
+    if (a.client_num_per_round < 2 || a.client_num_per_round > 255) {
+      fail(
+          fmt::format("secure aggregation needs 2 to 255 silos per round "
+                      "(train_args.client_num_per_round = {})",
+                      a.client_num_per_round));
+    }
+  }
+  if (a.object_store != "s3" && a.object_store.rfind("file://", 0) != 0) {
+    fail("comm_args.object_store = " + a.object_store + ": must be s3 or file://<folder>");
+  }
+  check_algorithm_keys(a);
+}
+
+}  // namespace fedsilo

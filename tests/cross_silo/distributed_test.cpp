@@ -39,6 +39,32 @@ TEST(Distributed, ServerFirstS3MatchesSimulateBitForBit) {
   EXPECT_EQ(run.final_model(), run.simulated_model());
 }
 
+TEST(Distributed, OptimizersDefensesAndAttacksMatchSimulateBitForBit) {
+  // The server's rules (FedOpt's moments, FedNova's local steps from the silos' messages, a
+  // defense) and the silo's (FedProx, an attack) run the same code in both modes.
+  testutil::Broker broker;
+  const std::vector<std::vector<std::string>> configs = {
+      {"train_args.federated_optimizer=FedProx", "train_args.fedprox_mu=0.1",
+       "attack_args.enable_attack=true", "attack_args.attack_type=label_flipping",
+       "attack_args.byzantine_client_num=1", "attack_args.original_class_list=[0, 1]",
+       "attack_args.target_class_list=[1, 0]", "defense_args.enable_defense=true",
+       "defense_args.defense_type=norm_diff_clipping", "defense_args.norm_bound=0.5"},
+      {"train_args.federated_optimizer=FedNova"},
+      {"train_args.federated_optimizer=FedOpt", "train_args.server_optimizer=adam",
+       "train_args.server_lr=0.05"},
+  };
+  for (const auto& sets : configs) {
+    testutil::CliRun run(broker, sets);
+    run.use_directory_store();
+    auto server = run.start("server", 0);
+    auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
+    EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
+    EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+    EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+    EXPECT_TRUE(run.final_model() == run.simulated_model(sets)) << sets[0];
+  }
+}
+
 TEST(Distributed, SurvivesABrokerRestartWithTheSameFinalModel) {
   testutil::Broker broker;
   // Slow rounds (many epochs) so the broker dies mid-run.

@@ -73,4 +73,14 @@ inline int finish(Subprocess& p, CliRun& run, const std::string& role, int rank,
   return code.value_or(-1);
 }
 
+// The seed topology end to end: starts the server and silos 1 and 2, and expects each to exit
+// with 0.
+inline void run_server_and_two_silos(CliRun& run) {
+  auto server = run.start("server", 0);
+  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
+  EXPECT_EQ(finish(*server, run, "server", 0), 0) << run.output("server", 0);
+  EXPECT_EQ(finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+  EXPECT_EQ(finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+}
+
 }  // namespace fedsilo::testutil

@@ -31,11 +31,7 @@ TEST(Distributed, ServerFirstS3MatchesSimulateBitForBit) {
   testutil::S3Server s3;
   testutil::CliRun run(broker);
   run.use_s3(s3);
-  auto server = run.start("server", 0);
-  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
-  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
-  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
-  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+  testutil::run_server_and_two_silos(run);
   EXPECT_EQ(run.final_model(), run.simulated_model());
 }
 
@@ -56,11 +52,7 @@ TEST(Distributed, OptimizersDefensesAndAttacksMatchSimulateBitForBit) {
   for (const auto& sets : configs) {
     testutil::CliRun run(broker, sets);
     run.use_directory_store();
-    auto server = run.start("server", 0);
-    auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
-    EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
-    EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
-    EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+    testutil::run_server_and_two_silos(run);
     EXPECT_TRUE(run.final_model() == run.simulated_model(sets)) << sets[0];
   }
 }

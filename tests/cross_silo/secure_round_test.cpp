@@ -123,11 +123,7 @@ TEST(SecureRound, DistributedRunOverMosquittoMatchesPlainWithinTheQuantisationEr
   testutil::Broker broker;
   testutil::CliRun run(broker, {"secure_aggregation_args.enable_sa=true"});
   run.use_directory_store();
-  auto server = run.start("server", 0);
-  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
-  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
-  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
-  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+  testutil::run_server_and_two_silos(run);
   auto secure = safetensors_decode(run.final_model());
   auto plain = safetensors_decode(run.simulated_model());
   EXPECT_LT(max_difference(plain, secure), 1e-3);

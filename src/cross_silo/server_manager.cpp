@@ -9,6 +9,7 @@
 #include "cross_silo/model_exchange.h"
 #include "cross_silo/selection.h"
 #include "fedsilo/error.h"
+#include "ml/attacks.h"
 #include "ml/model_blob.h"
 
 namespace fedsilo::cross_silo {
@@ -76,6 +77,10 @@ void ServerManager::start() {
       "server started: run {}, {} rounds, silos [{}], waiting up to {} s for them to come online",
       args_.run_id, args_.comm_round, fmt::join(args_.client_id_list, ", "),
       args_.online_timeout_s);
+  if (args_.enable_attack) {
+    FS_LOG_WARN(log_, "ATTACK SIMULATION is on (attack_args): silos [{}] misbehave on purpose",
+                fmt::join(attacks::attacking_silos(args_), ", "));
+  }
   // Silos that started first already said ONLINE before we listened; ask them again.
   for (int id : args_.client_id_list) transport_.send(make(MsgType::kCheckClientStatus, id));
 }

@@ -290,7 +290,7 @@ void ServerManager::finish_round() {
     stats_.aggregate_rejected = true;
   } else if (secure_ ? secure_->total_weight() > 0 : aggregator_->total_weight() > 0) {
     auto aggregate = secure_ ? secure_->result() : aggregator_->report();
-    if (!secure_) stats_.aggregation = aggregator_->round_metrics();
+    stats_.aggregation = secure_ ? secure_dp_metrics() : aggregator_->round_metrics();
     try {
       check_finite(aggregate, fmt::format("aggregate of round {}", round_));
       load_state(model_.module(), aggregate, "aggregate");

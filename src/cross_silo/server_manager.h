@@ -91,6 +91,8 @@ class ServerManager : public DrivenMachine {
   comm::Message make(comm::MsgType type, int64_t receiver);
   // The update's local_steps, within what its sample count allows (FedNova needs it).
   int64_t checked_local_steps(const comm::Message& m) const;
+  // The round's DP figures when secure aggregation hides the updates from the aggregator.
+  std::map<std::string, double> secure_dp_metrics() const;
   void check_sample_count(int64_t silo, int64_t num_samples) const;
   void reject_update(const comm::Message& m, const std::string& why);
   double ms_since(Clock::time_point t) const;

@@ -1,9 +1,11 @@
 // What the server checks in a silo's update besides the blob itself: the claims a silo makes
 // about its round (sample count, local steps) stay within what its data allows, so a silo cannot
-// buy itself weight in the aggregate.
+// buy itself weight in the aggregate. Also the DP accounting of secure rounds, whose updates the
+// server never sees.
 #include "core/log.h"
 #include "cross_silo/server_manager.h"
 #include "fedsilo/error.h"
+#include "ml/dp_mechanism.h"
 
 namespace fedsilo::cross_silo {
 using comm::Message;
@@ -40,6 +42,19 @@ void ServerManager::check_sample_count(int64_t silo, int64_t num_samples) const 
     throw ProtocolError(fmt::format("num_samples {} exceeds the {} samples of data silo {}",
                                     num_samples, it->second, it->first));
   }
+}
+
+std::map<std::string, double> ServerManager::secure_dp_metrics() const {
+  // Secure aggregation bypasses the aggregator, so its accountant: each completed round is one
+  // release of every silo's locally noised update (only ldp runs with secure aggregation).
+  if (!args_.enable_dp) return {};
+  auto c = dp::calibrate(args_);
+  std::map<std::string, double> m = {{"dp_noise_scale", c.scale}};
+  if (args_.enable_rdp_accountant) {
+    m["dp_epsilon"] = dp::rdp_epsilon(c, round_ + 1, c.delta, args_.rdp_alpha);
+    m["dp_delta"] = c.delta;
+  }
+  return m;
 }
 
 }  // namespace fedsilo::cross_silo

@@ -4,7 +4,9 @@
 #include "cross_silo/secure_round.h"
 
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <fstream>
 
 #include "cli_run.h"
 #include "comm/inproc_transport.h"
@@ -16,6 +18,7 @@
 #include "fedsilo/model.h"
 #include "fedsilo/simulate.h"
 #include "fedsilo/trainer.h"
+#include "ml/dp_mechanism.h"
 #include "ml/safetensors.h"
 #include "test_services.h"
 #include "test_util.h"
@@ -54,6 +57,29 @@ TEST(SecureRound, SimulatedRunMatchesPlainFedAvgWithinTheQuantisationError) {
   // 6 rounds, each rounding every value by at most 2^-17: the runs stay within 1e-3.
   EXPECT_LT(max_difference(plain, secure), 1e-3);
   EXPECT_GT(max_difference(plain, secure), 0.0) << "SA must actually have run (quantised)";
+}
+
+TEST(SecureRound, LocalDpRunsWithItAndTheAccountantStillReports) {
+  testutil::TempDir dir;
+  testutil::make_synthetic_mnist(dir.path(), 300, 60);
+  auto sets = kFourSilos;
+  for (std::string s : {"secure_aggregation_args.enable_sa=true", "dp_args.enable_dp=true",
+                        "dp_args.dp_solution_type=ldp", "dp_args.epsilon=2",
+                        "dp_args.sensitivity=0.01", "dp_args.enable_rdp_accountant=true"})
+    sets.push_back(s);
+  auto args = testutil::small_args(dir.path(), dir / "log", sets);
+  auto summary = simulate(args);
+  std::ifstream in(summary.output_dir + "/metrics.jsonl");
+  std::string line;
+  int64_t rounds = 0;
+  auto c = dp::calibrate(args);
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    ++rounds;
+    EXPECT_DOUBLE_EQ(j["aggregation"]["dp_epsilon"].get<double>(),
+                     dp::rdp_epsilon(c, rounds, c.delta));
+  }
+  EXPECT_EQ(rounds, args.comm_round);
 }
 
 TEST(SecureRound, ASiloThatVanishesAfterSharingItsKeysIsRecovered) {

@@ -79,6 +79,7 @@ struct Args {
   // tracking_args
   std::string log_file_dir = "./log";
   std::string log_level = "info";
+  std::string local_log_output_path;  // FedML's; accepted only where it names log_file_dir
   bool enable_wandb = false;
 
   // defense_args: robust aggregation (docs/algorithms.md)

@@ -158,6 +158,23 @@ void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
   a.client_id_list = ids;
 }
 
+// An alias of a key read elsewhere: read, never dumped twice.
+Access read_only(Access a) {
+  a.write = nullptr;
+  return a;
+}
+
+// FedML's device_args.device_type: cpu, or gpu (the same as using_gpu: true); Apple's mps does
+// not exist here.
+void read_device_type(Args& a, const YAML::Node& n, const std::string& path) {
+  auto v = config::choice(n, path, {"cpu", "gpu", "mps"});
+  if (v == "mps")
+    throw ConfigError("config " + path +
+                      " = mps: Apple's Metal backend is not in Debian's "
+                      "libtorch; use cpu or gpu");
+  if (v == "gpu") a.using_gpu = true;
+}
+
 // FedML's configs write "None" (a string) when no attack is chosen.
 void read_attack_type(Args& a, const YAML::Node& n, const std::string& path) {
   std::string v = config::text(n, path);
@@ -223,6 +240,7 @@ const std::vector<Field>& schema() {
       field("validation_args", "frequency_of_the_test", integer(&Args::frequency_of_the_test, 1)),
       field("device_args", "worker_num", integer(&Args::worker_num, 1)),
       field("device_args", "using_gpu", boolean(&Args::using_gpu)),
+      field("device_args", "device_type", Access{read_device_type, nullptr}),
       field("device_args", "gpu_mapping_file", text(&Args::gpu_mapping_file)),
       field("device_args", "gpu_mapping_key", text(&Args::gpu_mapping_key)),
       field("device_args", "num_threads", integer(&Args::num_threads, 1, 1024)),
@@ -236,6 +254,7 @@ const std::vector<Field>& schema() {
       field("comm_args", "blob_retention_rounds", integer(&Args::blob_retention_rounds, 0)),
       field("comm_args", "round_retries", integer(&Args::round_retries, 0, 1000)),
       field("tracking_args", "log_file_dir", text(&Args::log_file_dir)),
+      field("tracking_args", "local_log_output_path", text(&Args::local_log_output_path)),
       field("tracking_args", "log_level",
             choice(&Args::log_level, {"trace", "debug", "info", "warn", "error"})),
       field("tracking_args", "enable_wandb",
@@ -288,6 +307,12 @@ const std::vector<Field>& schema() {
       field("client_silo_args", "node_rank_in_silo", integer(&Args::node_rank_in_silo, 0)),
       field("client_silo_args", "pg_master_address", text(&Args::pg_master_address)),
       field("client_silo_args", "pg_master_port", integer(&Args::pg_master_port, 1, 65535)),
+      // FedML's newer examples name the section silo_args: the same keys.
+      field("silo_args", "n_node_in_silo", read_only(integer(&Args::n_node_in_silo, 1, 4096))),
+      field("silo_args", "n_proc_per_node", read_only(integer(&Args::n_proc_per_node, 1, 4096))),
+      field("silo_args", "node_rank_in_silo", read_only(integer(&Args::node_rank_in_silo, 0))),
+      field("silo_args", "pg_master_address", read_only(text(&Args::pg_master_address))),
+      field("silo_args", "pg_master_port", read_only(integer(&Args::pg_master_port, 1, 65535))),
   };
   return fields;
 }

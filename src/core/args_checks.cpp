@@ -153,6 +153,11 @@ void check_consistency(const Args& a) {
   if (a.object_store != "s3" && a.object_store.rfind("file://", 0) != 0) {
     fail("comm_args.object_store = " + a.object_store + ": must be s3 or file://<folder>");
   }
+  if (!a.local_log_output_path.empty() && a.local_log_output_path != a.log_file_dir) {
+    fail("tracking_args.local_log_output_path = " + a.local_log_output_path +
+         " differs from tracking_args.log_file_dir = " + a.log_file_dir +
+         "; fedsilo writes every log and output under log_file_dir, so set that one instead");
+  }
   check_algorithm_keys(a);
 }
 

@@ -267,7 +267,8 @@ TEST(Args, AlgorithmKeysThatWouldChangeNothingStopTheRun) {
 
 TEST(Args, FedMLsExampleConfigsLoadUnchanged) {
   // Copies of FedML's own example configs (python/examples/cross_silo/...).
-  for (std::string name : {"krum", "cdp", "ldp", "byzantine"}) {
+  for (std::string name :
+       {"krum", "cdp", "ldp", "byzantine", "one_line", "hierarchical", "trimmed_mean"}) {
     auto path = std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml/" + name + ".yaml";
     Args a;
     ASSERT_NO_THROW(a = fedsilo::load_args(path)) << name;
@@ -285,6 +286,24 @@ TEST(Args, FedMLsExampleConfigsLoadUnchanged) {
   EXPECT_TRUE(cdp.enable_dp);
   EXPECT_EQ(cdp.dp_solution_type, "cdp");
   EXPECT_EQ(cdp.dp_epsilon, 0.5);
+  auto hier = fedsilo::load_args(std::string(FEDSILO_SOURCE_DIR) +
+                                 "/tests/fixtures/fedml/hierarchical.yaml");
+  EXPECT_EQ(hier.n_proc_per_node, 2) << "FedML's silo_args is client_silo_args";
+  EXPECT_EQ(hier.pg_master_port, 12345);
+  auto trimmed = fedsilo::load_args(std::string(FEDSILO_SOURCE_DIR) +
+                                    "/tests/fixtures/fedml/trimmed_mean.yaml");
+  EXPECT_EQ(trimmed.trimmed_mean_beta, 0.25);
+}
+
+TEST(Args, FedMLsDeviceTypeAndLogPathAreHonouredOrRefused) {
+  EXPECT_TRUE(fedsilo::parse_args_yaml("device_args: {device_type: gpu}").using_gpu);
+  EXPECT_FALSE(fedsilo::parse_args_yaml("device_args: {device_type: cpu}").using_gpu);
+  EXPECT_NE(error_of("device_args: {device_type: mps}").find("Metal"), std::string::npos);
+  EXPECT_NO_THROW(fedsilo::parse_args_yaml(
+      "tracking_args: {log_file_dir: ./log, local_log_output_path: ./log}"));
+  EXPECT_NE(error_of("tracking_args: {log_file_dir: ./log, local_log_output_path: /var/log/x}")
+                .find("set that one instead"),
+            std::string::npos);
 }
 
 TEST(Args, QuorumAndRetriesAreBoundedAndDefaultToTodaysBehaviour) {

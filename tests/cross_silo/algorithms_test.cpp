@@ -52,6 +52,21 @@ TEST(FedMLExamples, KrumConfigRunsUnchangedAndKeepsOneModelPerRound) {
   }
 }
 
+TEST(FedMLExamples, CrossSiloExamplesWithAnEmptyClientIdListRunUnchanged) {
+  testutil::TempDir dir;
+  testutil::make_synthetic_mnist(dir.path(), 2000, 200);
+  auto one_line = simulate(fedml_example("one_line", dir));
+  EXPECT_EQ(metrics_of(one_line).size(), 2u);
+  auto trimmed = simulate(fedml_example("trimmed_mean", dir));
+  auto lines = metrics_of(trimmed);
+  ASSERT_EQ(lines.size(), 10u);
+  EXPECT_EQ(lines[0]["silos"].size(), 10u) << "silos 1..worker_num";
+  EXPECT_TRUE(final_model(trimmed) !=
+              final_model(simulate(
+                  fedml_example("trimmed_mean", dir, {"defense_args.enable_defense=false"}))))
+      << "the trimmed mean must change the aggregate";
+}
+
 TEST(FedMLExamples, CentralDpConfigAddsTheCalibratedNoise) {
   testutil::TempDir dir;
   testutil::make_synthetic_mnist(dir.path(), 2000, 200);

@@ -1,12 +1,76 @@
-// The fedsilo command-line tool: the one-line APIs behind subcommands.
+// The fedsilo command-line tool. This program does not link libtorch: a silo's launcher (the
+// process that starts its trainers and watches them) runs here, in a few MiB, and every other
+// command is handed to fedsilo-engine, which has the ML runtime (docs/architecture.md,
+// "Processes").
 //   fedsilo server   --cf fedml_config.yaml --rank 0 [...]
 //   fedsilo client   --cf fedml_config.yaml --rank k [--node_rank r] [...]
 //   fedsilo simulate --cf fedml_config.yaml [...]
 //   fedsilo provision --silos N --out DIR [...]
-#include <cstring>
-#include <iostream>
+//   fedsilo launch --exe PROGRAM -- <PROGRAM's options>   (a user program's launcher, below)
+#include <unistd.h>
 
-#include "fedsilo/fedsilo.h"
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/command_line.h"
+#include "core/log.h"
+#include "fedsilo/error.h"
+#include "fedsilo/exit_code.h"
+#include "silo/launcher.h"
+#include "silo/silo_role.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// fedsilo-engine beside this program (build tree), or in ../libexec/fedsilo (installed).
+std::string engine_path() {
+  fs::path self = fs::read_symlink("/proc/self/exe");
+  for (auto p : {self.parent_path() / "fedsilo-engine",
+                 self.parent_path().parent_path() / "libexec/fedsilo/fedsilo-engine"}) {
+    if (access(p.c_str(), X_OK) == 0) return p.string();
+  }
+  return "";
+}
+
+int exec(const std::vector<std::string>& argv) {
+  std::vector<char*> a;
+  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  execv(a[0], a.data());
+  std::cerr << "fedsilo: cannot run " << argv[0] << ": " << std::strerror(errno) << "\n";
+  return 1;
+}
+
+// The node's launcher, whose trainers run `trainer_command options...`, when the options make
+// this process one (more than one trainer per node, no trainer variables set); nullopt when
+// they do not, or do not parse (the trainer program itself then reports it).
+std::optional<int> launch_if_launcher(const std::vector<std::string>& trainer_command,
+                                      std::vector<std::string> options) {
+  std::string name = "fedsilo";
+  std::vector<char*> a = {name.data()};
+  for (auto& s : options) a.push_back(s.data());
+  fedsilo::Args args;
+  fedsilo::silo::SiloRole role;
+  try {
+    args = fedsilo::parse_command_line(static_cast<int>(a.size()), a.data());
+    role = fedsilo::silo::SiloRole::of(args);
+  } catch (const fedsilo::Error&) {
+    return std::nullopt;
+  }
+  if (!role.launcher() || args.rank < 1) return std::nullopt;
+  fedsilo::logging::init((fs::path(args.run_output_dir()) / role.log_name(args)).string(),
+                         args.log_level);
+  std::vector<std::string> trainer = trainer_command;
+  trainer.insert(trainer.end(), options.begin(), options.end());
+  return fedsilo::silo::launch_trainers(args, trainer);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const char* usage =
@@ -18,15 +82,35 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string cmd = argv[1];
-  // The subcommand takes the place of the program name for the FedML-style options.
-  if (cmd == "server") return fedsilo::run_hierarchical_cross_silo_server(argc - 1, argv + 1);
-  if (cmd == "client") return fedsilo::run_hierarchical_cross_silo_client(argc - 1, argv + 1);
-  if (cmd == "simulate") return fedsilo::run_simulation(argc - 1, argv + 1);
-  if (cmd == "provision") return fedsilo::run_provision(argc - 1, argv + 1);
   if (cmd == "--help" || cmd == "-h") {
     std::cout << usage;
     return 0;
   }
-  std::cerr << "fedsilo: unknown command " << cmd << "\n" << usage;
-  return 2;
+  if (cmd == "launch") {
+    // From libfedsilo (run_silo_launcher) in a user's program: its trainers run that program.
+    if (argc < 5 || std::string(argv[2]) != "--exe" || std::string(argv[4]) != "--") {
+      std::cerr << "usage: fedsilo launch --exe PROGRAM -- <PROGRAM's options>\n";
+      return 2;
+    }
+    auto code = launch_if_launcher({argv[3]}, std::vector<std::string>(argv + 5, argv + argc));
+    if (code) return *code;
+    std::cerr << "fedsilo launch: these options do not make a silo launcher\n";
+    return 2;
+  }
+  if (cmd != "server" && cmd != "client" && cmd != "simulate" && cmd != "provision") {
+    std::cerr << "fedsilo: unknown command " << cmd << "\n" << usage;
+    return 2;
+  }
+  std::string engine = engine_path();
+  if (engine.empty()) {
+    std::cerr << "fedsilo: fedsilo-engine is missing beside " << fs::read_symlink("/proc/self/exe")
+              << " and in ../libexec/fedsilo; reinstall fedsilo\n";
+    return 1;
+  }
+  std::vector<std::string> options(argv + 2, argv + argc);
+  if (cmd == "client") {
+    if (auto code = launch_if_launcher({engine, "client"}, options)) return *code;
+  }
+  options.insert(options.begin(), {engine, cmd});
+  return exec(options);
 }

@@ -3,15 +3,21 @@
 // evaluate, with the directory store and with S3 (s3rver), and the end-to-end wall time of the
 // 50-round run. Medians over rounds, and over runs for the wall time.
 //
-//   build/bench/bench_round_breakdown [runs=3]     (needs scripts/get-data.sh and setup.sh)
+//   build/bench/bench_round_breakdown [runs=3] [dashboard]  (needs scripts/get-data.sh, setup.sh)
+// "dashboard": only the directory store, without and with the live dashboard
+// (tracking_args.dashboard_port), a client reading /api/status and /metrics twice a second as
+// an open page and a scraper would.
 #include <fmt/format.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <unistd.h>
 
@@ -35,6 +41,7 @@ struct Services {
   fs::path dir;
   int mqtt_port = 0, s3_port = 0;
   int trainers = 1;  // per silo
+  bool dashboard = false;
   std::unique_ptr<Subprocess> broker, s3;
 };
 
@@ -67,9 +74,26 @@ std::map<std::string, std::vector<double>> one_run(const Services& sv, bool s3,
     o.output_file = (sv.dir / (run_id + "-" + role + std::to_string(rank) + ".out")).string();
     return std::make_unique<Subprocess>(argv, o);
   };
+  int dash_port = free_loopback_port();
+  if (sv.dashboard) sets.push_back("tracking_args.dashboard_port=" + std::to_string(dash_port));
   auto t0 = std::chrono::steady_clock::now();
   auto c1 = launch("client", 1), c2 = launch("client", 2), server = launch("server", 0);
+  std::atomic<bool> stop{false};
+  std::thread page;
+  if (sv.dashboard) {
+    page = std::thread([&] {
+      httplib::Client client("127.0.0.1", dash_port);
+      client.set_connection_timeout(0, 200000);
+      while (!stop) {
+        client.Get("/api/status");
+        client.Get("/metrics");
+        std::this_thread::sleep_for(500ms);  // a page's polling interval
+      }
+    });
+  }
   auto rc = server->wait_for(300s);
+  stop = true;
+  if (page.joinable()) page.join();
   *wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   c1->wait_for(30s);
   c2->wait_for(30s);
@@ -141,6 +165,7 @@ S3Floor measure_s3_floor(const fs::path& s3_yaml, size_t bytes, int repeats) {
 
 int main(int argc, char** argv) {
   int runs = argc > 1 ? std::atoi(argv[1]) : 3;
+  bool dashboard_only = argc > 2 && std::string(argv[2]) == "dashboard";
   Services sv;
   sv.dir = fs::temp_directory_path() / fmt::format("fedsilo-bench-{}", ::getpid());
   fs::create_directories(sv.dir);
@@ -172,19 +197,27 @@ int main(int argc, char** argv) {
   struct Setup {
     bool s3;
     int trainers;
+    bool dashboard;
   };
-  for (auto [s3, trainers] : {Setup{false, 1}, Setup{true, 1}, Setup{false, 2}}) {
+  std::vector<Setup> setups = {{false, 1, false}, {true, 1, false}, {false, 2, false}};
+  if (dashboard_only) setups = {{false, 1, false}, {false, 1, true}};
+  for (auto [s3, trainers, dashboard] : setups) {
     sv.trainers = trainers;
+    sv.dashboard = dashboard;
     std::map<std::string, std::vector<double>> all;
     std::vector<double> walls;
     for (int r = 0; r < runs; ++r) {
       double wall = 0;
-      auto f = one_run(sv, s3, fmt::format("{}{}-{}", s3 ? "s3" : "dir", trainers, r), &wall);
+      auto f = one_run(
+          sv, s3,
+          fmt::format("{}{}{}-{}", s3 ? "s3" : "dir", trainers, dashboard ? "-dash" : "", r),
+          &wall);
       walls.push_back(wall);
       for (auto& [k, v] : f) all[k].insert(all[k].end(), v.begin(), v.end());
     }
-    fmt::print("\nseed config, server + 2 silos x {} trainer(s), 50 rounds, {} store, {} runs\n",
-               trainers, s3 ? "S3 (s3rver)" : "directory", runs);
+    fmt::print("\nseed config, server + 2 silos x {} trainer(s), 50 rounds, {} store, {} runs{}\n",
+               trainers, s3 ? "S3 (s3rver)" : "directory", runs,
+               dashboard ? ", dashboard on and read twice a second" : "");
     fmt::print("  {:<30} {:>10}\n", "per round (median)", "ms");
     for (const char* k :
          {"train (slowest silo)", "upload (silo + server)", "notify (both MQTT hops)",

@@ -8,7 +8,8 @@
 # the federation first (`fedsilo provision`: a CA, certificates, signing keys) and runs over TLS
 # with client certificates and a per-silo ACL, each party with its own keys; --example picks
 # which of the seed's three example programs run (default one_line); further options go to them,
-# e.g. --set train_args.comm_round=10.
+# e.g. --set train_args.comm_round=10. The server's live dashboard is on (its URL is printed);
+# --set tracking_args.dashboard_linger_s=600 keeps it up for 10 minutes after the run ends.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 store=dir
@@ -74,7 +75,9 @@ wait_port "$mqtt_port"
 printf 'BROKER_HOST: 127.0.0.1\nBROKER_PORT: %s\nMQTT_KEEPALIVE: 60\n' "$mqtt_port" >"$work/mqtt_config.yaml"
 # Each demo is a new run: the same run_id would resume (or, finished, only report) that run.
 run_id="demo-$(date +%Y%m%d-%H%M%S)"
-sets=(--set "comm_args.mqtt_config_path=$work/mqtt_config.yaml" --run_id "$run_id")
+dashboard_port=$(free_port)
+sets=(--set "comm_args.mqtt_config_path=$work/mqtt_config.yaml" --run_id "$run_id"
+  --set "tracking_args.dashboard_port=$dashboard_port")
 if [ $store = s3 ]; then
   s3_port=$(free_port)
   mkdir -p "$work/s3"
@@ -86,6 +89,7 @@ if [ $store = s3 ]; then
 else
   sets+=(--set "comm_args.object_store=file://$work/blobs")
 fi
+echo "run-demo: live dashboard at http://127.0.0.1:$dashboard_port/ (also /api/status, /metrics)"
 echo "run-demo: example $variant; mosquitto on 127.0.0.1:$mqtt_port$([ $secure = 1 ] && echo " (TLS, client certificates, per-silo ACL)"), models in $([ $store = s3 ] && echo "S3 (s3rver)" || echo "$work/blobs")"
 
 cd "$example"
@@ -103,7 +107,7 @@ done
 
 set +e
 # shellcheck disable=SC2046
-./run_server.sh "${sets[@]}" $(party_sets server) "$@" 2>&1 | grep --line-buffered -E "progress:|test_acc|ERROR|WARN|finished"
+./run_server.sh "${sets[@]}" $(party_sets server) "$@" 2>&1 | grep --line-buffered -E "progress:|test_acc|ERROR|WARN|finished|dashboard"
 server_rc=${PIPESTATUS[0]}
 rc=$server_rc
 for i in 1 2; do

@@ -12,10 +12,11 @@ packages=(
   libmosquitto-dev mosquitto               # MQTT client library and broker
   libcurl4-openssl-dev libssl-dev zlib1g-dev
   libsodium-dev                            # Ed25519 signatures, X25519, ChaCha20 (secure aggregation)
+  libcpp-httplib-dev                       # the server's live dashboard (HTTP)
   clang libclang-rt-14-dev                 # libFuzzer + sanitizers for scripts/fuzz.sh
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist                    # Fashion-MNIST for scripts/get-data.sh
-  chromium                                 # renders report.html in the report test
+  chromium                                 # renders report.html and the dashboard in tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -16,4 +16,4 @@ export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:detect_stack_use_after_retur
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizer/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 ctest --output-on-failure -j"$(nproc)" \
-  -E '^(Distributed|Launcher|CommRound|Package|Layering|RunReport|HierarchicalApi|Cli|Provision\.AWholeRun|SecureRound\.Distributed|FaultTolerance)' "$@"
+  -E '^(Distributed|Launcher|CommRound|Package|Layering|RunReport|HierarchicalApi|Cli|Provision\.AWholeRun|SecureRound\.Distributed|FaultTolerance|DashboardLive)' "$@"

@@ -17,7 +17,8 @@ ALLOWED = {
     "model": {"core"},
     "ml": {"core", "data", "model"},
     "silo": {"core", "data", "model", "ml"},
-    "cross_silo": {"core", "comm", "data", "model", "ml", "silo"},
+    "monitor": {"core"},
+    "cross_silo": {"core", "comm", "data", "model", "ml", "silo", "monitor"},
 }
 PUBLIC = {
     "args.h": "core", "error.h": "core", "exit_code.h": "core", "registry.h": "core",

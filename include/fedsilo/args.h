@@ -81,6 +81,11 @@ struct Args {
   std::string log_level = "info";
   std::string local_log_output_path;  // FedML's; accepted only where it names log_file_dir
   bool enable_wandb = false;
+  // The live dashboard, /api/status and /metrics (docs/monitoring.md); 0 = off.
+  int64_t dashboard_port = 0;
+  std::string dashboard_address = "127.0.0.1";  // anything but loopback needs a token
+  double dashboard_linger_s = 0;  // keep serving the final state this long after the run ends
+  std::string tensorboard_dir;    // TensorBoard event files; empty = off
 
   // defense_args: robust aggregation (docs/algorithms.md)
   bool enable_defense = false;

@@ -260,6 +260,11 @@ const std::vector<Field>& schema() {
       field("tracking_args", "enable_wandb",
             unsupported_when_true("Weights & Biases tracking (it needs the cloud; fedsilo writes "
                                   "metrics.jsonl and report.html in the run folder)")),
+      field("tracking_args", "dashboard_port", integer(&Args::dashboard_port, 0, 65535)),
+      field("tracking_args", "dashboard_address", text(&Args::dashboard_address)),
+      field("tracking_args", "dashboard_linger_s",
+            real(&Args::dashboard_linger_s, 0, false, kMaxWaitS)),
+      field("tracking_args", "tensorboard_dir", text(&Args::tensorboard_dir)),
       field("tracking_args", "wandb_key", ignored("used only with enable_wandb: true")),
       field("tracking_args", "wandb_project", ignored("used only with enable_wandb: true")),
       field("tracking_args", "wandb_name", ignored("used only with enable_wandb: true")),

@@ -78,6 +78,20 @@ void init(const std::string& log_file, const std::string& level) {
   configure(*def);
 }
 
+void add_sink(spdlog::sink_ptr sink) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (sinks().empty()) sinks().push_back(std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  sinks().push_back(std::move(sink));
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& lg) { configure(*lg); });
+}
+
+void remove_sink(const spdlog::sink_ptr& sink) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto& s = sinks();
+  s.erase(std::remove(s.begin(), s.end(), sink), s.end());
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& lg) { configure(*lg); });
+}
+
 std::shared_ptr<spdlog::logger> role_logger(const std::string& role, int64_t rank) {
   std::string name = "FedSilo-" + role + "(" + std::to_string(rank) + ")";
   std::lock_guard<std::mutex> lock(mu);

@@ -12,6 +12,11 @@ namespace fedsilo::logging {
 // Safe to call again: later calls replace the sinks. `level` is spdlog's name (info, debug, ...).
 void init(const std::string& log_file = "", const std::string& level = "info");
 
+// Adds a sink to every logger, present and later ones, until remove_sink (the dashboard keeps
+// the warnings this way). Call while no other thread logs: spdlog's sink lists are not locked.
+void add_sink(spdlog::sink_ptr sink);
+void remove_sink(const spdlog::sink_ptr& sink);
+
 // Logger for a role, e.g. role_logger("Server", 0) -> "FedSilo-Server(0)".
 std::shared_ptr<spdlog::logger> role_logger(const std::string& role, int64_t rank);
 

@@ -101,7 +101,8 @@ std::string render_report(const nlohmann::json& config, const std::vector<nlohma
   std::vector<std::array<double, 5>> breakdown;
   struct SiloStats {
     int64_t rounds = 0, samples = 0, dropped = 0;
-    std::vector<double> train, transfer;
+    std::vector<double> train, transfer, cpu;
+    double peak_rss_mib = 0;
   };
   std::map<int64_t, SiloStats> silos;
   std::string dropped_rows;  // one table row per round that went on without a selected silo
@@ -128,6 +129,11 @@ std::string render_report(const nlohmann::json& config, const std::vector<nlohma
       st.samples += s["num_samples"].get<int64_t>();
       st.train.push_back(t);
       st.transfer.push_back(x);
+      if (s.contains("system") && s["system"].is_object()) {  // the silo's own figures
+        const auto& y = s["system"];
+        if (y.contains("cpu_percent")) st.cpu.push_back(num(y, "cpu_percent"));
+        st.peak_rss_mib = std::max(st.peak_rss_mib, num(y, "peak_rss_mib"));
+      }
     }
     if (r.contains("dropped")) {
       std::vector<std::string> who;
@@ -227,11 +233,15 @@ pre{background:#f7f7f7;padding:12px;font-size:12px;border:1px solid #ddd}.charts
   html +=
       "<h2>Silos</h2><table><tr><th>silo</th><th>rounds</th><th>samples trained</th><th>median "
       "train ms</th>"
-      "<th>median transfer ms</th><th>rounds dropped</th></tr>";
+      "<th>median transfer ms</th><th>rounds dropped</th><th>median CPU %</th><th>peak RSS "
+      "MiB</th></tr>";
   for (const auto& [id, st] : silos) {
     html += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td></tr>", id,
-        st.rounds, st.samples, median(st.train), median(st.transfer), st.dropped);
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td></tr>",
+        id, st.rounds, st.samples, median(st.train), median(st.transfer), st.dropped,
+        st.cpu.empty() ? "–" : fmt::format("{:.0f}", median(st.cpu)),
+        st.peak_rss_mib > 0 ? fmt::format("{:.0f}", st.peak_rss_mib) : "–");
   }
   html += "</table>";
   if (!dropped_rows.empty()) {

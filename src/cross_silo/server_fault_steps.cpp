@@ -27,6 +27,7 @@ void ServerManager::on_status(const comm::Message& m) {
     }
   } else if (m.status == "OFFLINE") {
     online_.erase(m.sender);
+    monitoring_->silo_offline(m.sender);
     if (secure_ && drop_offline_secure_silo(m.sender)) return;
     FS_LOG_WARN(log_, "silo {} went OFFLINE{}", m.sender,
                 pending_.count(m.sender)
@@ -34,7 +35,31 @@ void ServerManager::on_status(const comm::Message& m) {
                     : "");
     maybe_close_round();
   } else {
-    FS_LOG_INFO(log_, "silo {} reports status {}", m.sender, m.status);
+    // TRAINING / UPLOADING: progress a silo reports while the round waits for it.
+    FS_LOG_DEBUG(log_, "silo {} reports status {} for round {}", m.sender, m.status, m.round);
+    monitoring_->silo_progress(m.sender, m.round, m.status);
+  }
+}
+
+ExitCode ServerManager::on_signal(int sig) {
+  abort(fmt::format("interrupted by signal {}", sig), ExitCode::kInterrupted);
+  return exit_code_;
+}
+
+void ServerManager::abort(const std::string& why, ExitCode code) {
+  FS_LOG_ERROR(log_, "{}; telling every silo to stop", why);
+  for (int id : args_.client_id_list) {
+    auto m = make(MsgType::kFinish, id);
+    m.status = "ABORTED";
+    transport_.send(m);
+  }
+  state_ = State::kDone;
+  exit_code_ = code;
+  monitoring_->set_state("aborted: " + why);
+  try {
+    recorder_.report("aborted: " + why);
+  } catch (const std::exception& e) {  // the silos are told; a full disk must not hide that
+    FS_LOG_ERROR(log_, "report.html not written: {}", e.what());
   }
 }
 
@@ -154,6 +179,7 @@ void ServerManager::resume(const CheckpointFiles::Loaded& loaded) {
   last_metrics_ = c.last_metrics;
   last_record_ = c.record;
   round_ = c.round;
+  monitoring_->resumed(c.round + 1);
   // Elapsed figures and the ETA go on from where the run was.
   run_start_ = clock_.now() - seconds_to_duration(c.elapsed_s);
   if (c.finished) {
@@ -170,6 +196,7 @@ void ServerManager::resume(const CheckpointFiles::Loaded& loaded) {
       transport_.send_retained(m);
     }
     state_ = State::kDone;
+    monitoring_->set_state("completed");
     return;
   }
   // The blobs the crashed server would have retired later: keys are derived, and removing a

@@ -11,6 +11,7 @@
 #include "fedsilo/error.h"
 #include "ml/attacks.h"
 #include "ml/model_blob.h"
+#include "monitor/system_metrics.h"
 
 namespace fedsilo::cross_silo {
 using comm::Message;
@@ -37,6 +38,7 @@ ServerManager::ServerManager(const Args& args, Model model, comm::Transport& tra
                              : registry::aggregators().get(args.federated_optimizer)(args)),
       clock_(clock),
       recorder_(args),
+      monitoring_(std::make_unique<RunMonitoring>(args)),
       checkpoint_(args.run_output_dir()),
       log_(logging::role_logger("Server", 0)),
       nonce_(random_nonce()) {
@@ -72,6 +74,7 @@ void ServerManager::start() {
     for (int id : args_.client_id_list) transport_.clear_retained(id);
   }
   deadline_ = clock_.now() + seconds_to_duration(args_.online_timeout_s);
+  monitoring_->set_state("waiting for silos");
   FS_LOG_INFO(
       log_,
       "server started: run {}, {} rounds, silos [{}], waiting up to {} s for them to come online",
@@ -107,27 +110,6 @@ std::string ServerManager::waiting_for() const {
   return "";
 }
 
-ExitCode ServerManager::on_signal(int sig) {
-  abort(fmt::format("interrupted by signal {}", sig), ExitCode::kInterrupted);
-  return exit_code_;
-}
-
-void ServerManager::abort(const std::string& why, ExitCode code) {
-  FS_LOG_ERROR(log_, "{}; telling every silo to stop", why);
-  for (int id : args_.client_id_list) {
-    auto m = make(MsgType::kFinish, id);
-    m.status = "ABORTED";
-    transport_.send(m);
-  }
-  state_ = State::kDone;
-  exit_code_ = code;
-  try {
-    recorder_.report("aborted: " + why);
-  } catch (const std::exception& e) {  // the silos are told; a full disk must not hide that
-    FS_LOG_ERROR(log_, "report.html not written: {}", e.what());
-  }
-}
-
 void ServerManager::send_round_request(int64_t silo) {
   auto m = make(round_ == 0 ? MsgType::kInitConfig : MsgType::kSyncModel, silo);
   m.model = global_ref_;
@@ -149,7 +131,10 @@ void ServerManager::handle(const Message& m) {
     return;
   }
   // Whatever a silo sends says it is there; only its last will says it is gone.
-  if (!(m.type == MsgType::kClientStatus && m.status == "OFFLINE")) online_.insert(m.sender);
+  if (!(m.type == MsgType::kClientStatus && m.status == "OFFLINE")) {
+    online_.insert(m.sender);
+    monitoring_->silo_seen(m.sender);
+  }
   switch (m.type) {
     case MsgType::kClientStatus:
       on_status(m);
@@ -207,14 +192,17 @@ void ServerManager::start_round(int64_t round) {
   if (args_.enable_sa)
     secure_ = std::make_unique<ServerSecureRound>(args_, round, selected_, layout_);
   pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
-  std::vector<int64_t> offline;
+  std::vector<int64_t> offline, asked;
   for (int64_t silo : selected_) {
     if (online_.count(silo)) {
       send_round_request(silo);
+      asked.push_back(silo);
     } else {
       offline.push_back(silo);  // asked when it says ONLINE; not waited for beyond the quorum
     }
   }
+  round_bytes_down_ = 0;
+  monitoring_->round_started(round, asked);
   if (!offline.empty())
     FS_LOG_WARN(log_, "round {}: selected silos [{}] are offline; the round needs {} of {} models",
                 round, fmt::join(offline, ", "), args_.min_clients_per_round, selected_.size());
@@ -275,8 +263,13 @@ void ServerManager::on_model(const Message& m) {
   // The server is the blob's only reader.
   if (args_.blob_retention_rounds == 0) store_.remove(m.model.key);
   pending_.erase(m.sender);
+  auto reported = m.metrics;
+  if (reported.contains("system"))  // shown on pages: only known, finite figures
+    reported["system"] = monitor::sanitize_system_metrics(reported["system"]);
   stats_.silos.push_back({m.sender, data_index_[m.sender], m.num_samples, download_ms, notify_ms,
-                          fold_ms, m.metrics, ""});
+                          fold_ms, std::move(reported), ""});
+  round_bytes_down_ += m.model.size;
+  monitoring_->silo_reported(round_, stats_.silos.back(), global_ref_.size + m.model.size);
   FS_LOG_INFO(log_, "round {}: model from silo {} ({} samples), {} of {} in", round_, m.sender,
               m.num_samples, selected_.size() - pending_.size(), selected_.size());
   maybe_close_round();
@@ -325,6 +318,7 @@ void ServerManager::finish_round() {
   // The checkpoint first: a crash before the metrics line is mended from it on restart.
   save_checkpoint(false);
   recorder_.round(stats_);
+  monitoring_->round_finished(stats_, global_ref_.size, round_bytes_down_);
   if (!last) {
     start_round(round_ + 1);
   } else {
@@ -346,6 +340,7 @@ void ServerManager::reject_update(const Message& m, const std::string& why) {
   s.num_samples = m.num_samples;
   s.rejected = why;
   stats_.silos.push_back(std::move(s));
+  monitoring_->silo_reported(round_, stats_.silos.back(), 0);
   maybe_close_round();
 }
 
@@ -383,6 +378,7 @@ void ServerManager::finish_run() {
     transport_.send_retained(m);  // heard by silos restarted after the run ended too
   }
   state_ = State::kDone;
+  monitoring_->set_state("completed");
   FS_LOG_INFO(log_,
               "run {} finished: {} rounds in {:.2f} s; final model {}; metrics {}/metrics.jsonl",
               args_.run_id, args_.comm_round, ms_since(run_start_) / 1000.0, path, recorder_.dir());

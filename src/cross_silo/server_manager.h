@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "cross_silo/driver_loop.h"
 #include "cross_silo/round_stats.h"
+#include "cross_silo/run_monitoring.h"
 #include "cross_silo/run_recorder.h"
 #include "cross_silo/secure_round.h"
 #include "cross_silo/server_checkpoint.h"
@@ -61,6 +62,7 @@ class ServerManager : public DrivenMachine {
   Model& model() { return model_; }
   const std::string& output_dir() const { return recorder_.dir(); }
   const nlohmann::json& last_metrics() const { return last_metrics_; }
+  RunMonitoring& monitoring() { return *monitoring_; }
 
  private:
   enum class State { kWaitingOnline, kTraining, kDone };
@@ -105,6 +107,7 @@ class ServerManager : public DrivenMachine {
   std::unique_ptr<Aggregator> aggregator_;
   Clock& clock_;
   RunRecorder recorder_;
+  std::unique_ptr<RunMonitoring> monitoring_;
   CheckpointFiles checkpoint_;
   std::shared_ptr<spdlog::logger> log_;
 
@@ -124,6 +127,7 @@ class ServerManager : public DrivenMachine {
   Clock::time_point deadline_;
   Clock::time_point run_start_, round_start_;
   RoundStats stats_;
+  int64_t round_bytes_down_ = 0;  // silo blobs read this round
   nlohmann::json last_metrics_;
   nlohmann::json last_record_;  // the last completed round's metrics.jsonl line
   int64_t seq_ = 0;

@@ -48,6 +48,7 @@ int run_server(const Args& args, const FederatedDataset& dataset, Model model,
   }
   if (!transport->flush(kFlushTimeout))
     FS_LOG_WARN(log, "the transport did not deliver the last messages in time");
+  server.monitoring().linger();
   return to_int(code);
 }
 

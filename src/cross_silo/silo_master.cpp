@@ -140,6 +140,13 @@ void SiloMaster::send_status(const std::string& status) {
   transport_.send(m);
 }
 
+void SiloMaster::send_progress(const std::string& status, int64_t round) {
+  auto m = make(MsgType::kClientStatus);
+  m.status = status;
+  m.round = round;
+  transport_.send(m);
+}
+
 void SiloMaster::start() {
   FS_LOG_INFO(log_, "silo {} started (run {}); reporting ONLINE", id_, args_.run_id);
   deadline_ = clock_.now() + seconds_to_duration(args_.online_timeout_s);
@@ -240,6 +247,7 @@ void SiloMaster::on_train(const Message& m) {
   double download_ms = ms_since(t0);
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   last_round_ = m.round;
+  send_progress("TRAINING", m.round);
   if (on_round_) on_round_(m.round, m.data_silo_index, global.bytes);
   StateDict start = keeps_global_for_upload() ? clone_state(global.state) : StateDict{};
   global = FetchedModel{};  // the blob's bytes are not needed while training
@@ -264,7 +272,8 @@ void SiloMaster::on_train(const Message& m) {
   reply.data_silo_index = m.data_silo_index;
   reply.metrics = {{"train_loss", r.loss},        {"train_acc", r.accuracy},
                    {"train_ms", train_ms},        {"download_ms", download_ms},
-                   {"sync_notify_ms", notify_ms}, {"local_steps", r.local_steps}};
+                   {"sync_notify_ms", notify_ms}, {"local_steps", r.local_steps},
+                   {"system", system_.sample()}};
   ++rounds_trained_;
   if (secure_) {
     // Uploaded only masked, once the server has delivered the other silos' key shares.
@@ -276,6 +285,7 @@ void SiloMaster::on_train(const Message& m) {
 }
 
 void SiloMaster::upload_and_reply(Message reply) {
+  send_progress("UPLOADING", reply.round);
   auto t0 = clock_.now();
   try {
     reply.model =

@@ -19,6 +19,7 @@
 #include "fedsilo/state_dict.h"
 #include "fedsilo/trainer.h"
 #include "ml/dp_mechanism.h"
+#include "monitor/system_metrics.h"
 
 namespace fedsilo::cross_silo {
 
@@ -61,6 +62,8 @@ class SiloMaster : public DrivenMachine {
   void on_secure(const comm::Message& m);
   comm::Message secure_reply(const comm::Message& request);
   void send_status(const std::string& status);
+  // TRAINING / UPLOADING for `round`: the server's dashboard shows what the silo is doing.
+  void send_progress(const std::string& status, int64_t round);
   // Sends an answer again as a new message (new id and sequence number): the first may have
   // reached a server that could not use it (a failed blob fetch) or one that restarted, and a
   // repeated id would be dropped as a duplicate. The server ignores a second copy it has used.
@@ -91,6 +94,7 @@ class SiloMaster : public DrivenMachine {
   std::optional<comm::Message> last_reply_;
   std::optional<comm::Message> unsent_reply_;  // trained, upload failed: retried when asked
   int64_t rounds_trained_ = 0;
+  monitor::SystemSampler system_;  // CPU and memory figures sent with each update
   // Secure aggregation: this round's keys, the trained update (uploaded only masked), and the
   // reply to each request type, so a repeated request gets the same answer.
   std::unique_ptr<SiloSecureRound> secure_;

@@ -2,6 +2,10 @@
 // to the server) and the workers (which only follow the master's orders).
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -150,6 +154,21 @@ std::vector<std::string> own_command_line() {
   return argv;
 }
 
+// The lean `fedsilo` program: $FEDSILO_LAUNCHER, else beside libfedsilo.so (build tree) or in
+// the bin/ of its install prefix.
+std::optional<std::string> lean_launcher() {
+  if (const char* env = std::getenv("FEDSILO_LAUNCHER"); env && *env) return std::string(env);
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(&run_silo_launcher), &info) || !info.dli_fname)
+    return std::nullopt;
+  auto lib = std::filesystem::path(info.dli_fname).parent_path();
+  for (auto p : {lib / "fedsilo", lib.parent_path() / "bin/fedsilo",
+                 lib.parent_path().parent_path() / "bin/fedsilo"}) {
+    if (access(p.c_str(), X_OK) == 0) return p.string();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int run_silo(const Args& args, const FederatedDataset& dataset, Model model,
@@ -164,7 +183,21 @@ bool is_silo_launcher(const Args& args) { return silo::SiloRole::of(args).launch
 
 int run_silo_launcher(const Args& args) {
   check_silo_rank(args);
-  return silo::launch_trainers(args, own_command_line());
+  auto argv = own_command_line();
+  // The launcher only starts and watches processes: the lean `fedsilo launch` does it without
+  // the libtorch this program has loaded (about 150 MiB for the whole run).
+  if (auto lean = lean_launcher()) {
+    std::vector<std::string> a = {*lean, "launch", "--exe", argv[0], "--"};
+    a.insert(a.end(), argv.begin() + 1, argv.end());
+    std::vector<char*> c;
+    for (auto& x : a) c.push_back(x.data());
+    c.push_back(nullptr);
+    execv(c[0], c.data());
+    FS_LOG_WARN(logging::role_logger("Client", args.rank),
+                "launcher: cannot run {} ({}); starting the trainers from this process", *lean,
+                std::strerror(errno));
+  }
+  return silo::launch_trainers(args, argv);
 }
 
 std::string silo_log_name(const Args& args) { return silo::SiloRole::of(args).log_name(args); }

@@ -72,6 +72,7 @@ RunSummary simulate(const Args& args, const FederatedDataset& dataset,
   }
   for (auto& s : silos) drain(*s.transport, [&](const comm::Message& m) { s.master->handle(m); });
 
+  server.monitoring().linger();
   RunSummary summary;
   summary.output_dir = server.output_dir();
   summary.final_metrics = server.last_metrics();

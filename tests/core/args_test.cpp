@@ -320,3 +320,21 @@ TEST(Args, QuorumAndRetriesAreBoundedAndDefaultToTodaysBehaviour) {
   EXPECT_NE(error_of("comm_args: {round_retries: 1000000}").find("round_retries"),
             std::string::npos);
 }
+
+TEST(Args, TrackingKeysForTheDashboardAndTensorBoard) {
+  auto a = fedsilo::parse_args_yaml(
+      "tracking_args: {dashboard_port: 8470, dashboard_address: '::1', dashboard_linger_s: 30, "
+      "tensorboard_dir: ./tb}");
+  EXPECT_EQ(a.dashboard_port, 8470);
+  EXPECT_EQ(a.dashboard_address, "::1");
+  EXPECT_EQ(a.dashboard_linger_s, 30);
+  EXPECT_EQ(a.tensorboard_dir, "./tb");
+  auto d = fedsilo::parse_args_yaml("");
+  EXPECT_EQ(d.dashboard_port, 0) << "off unless asked for";
+  EXPECT_EQ(d.dashboard_address, "127.0.0.1");
+  EXPECT_NE(error_of("tracking_args: {dashboard_port: 70000}").find("tracking_args.dashboard_port"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("tracking_args: {dashboard_linger_s: -1}").find("tracking_args.dashboard_linger_s"),
+      std::string::npos);
+}

@@ -138,3 +138,33 @@ TEST(Launcher, AKilledTrainerEndsItsSiloWithAMessageNamingIt) {
   EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 4) << run.output("client", 2);
   EXPECT_TRUE(children_of(silo1->pid()).empty());
 }
+
+// The launcher only starts and watches processes: `fedsilo client` runs it without libtorch,
+// while its trainers (fedsilo-engine) have it.
+TEST(Launcher, TheLauncherRunsWithoutLibtorchAndItsTrainersWithIt) {
+  testutil::Broker broker;
+  std::vector<std::string> sets = {"client_silo_args.n_proc_per_node=2", "train_args.comm_round=2"};
+  testutil::CliRun run(broker, sets);
+  run.use_directory_store();
+  auto server = run.start("server", 0);
+  auto silo1 = run.start("client", 1, port_for_silo()),
+       silo2 = run.start("client", 2, port_for_silo());
+  auto maps_of = [](pid_t pid) {
+    return testutil::read_file("/proc/" + std::to_string(pid) + "/maps");
+  };
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::vector<pid_t> trainers;
+  while (std::chrono::steady_clock::now() < deadline) {
+    trainers = children_of(silo1->pid());
+    if (trainers.size() == 2 && maps_of(trainers[0]).find("libtorch") != std::string::npos) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(trainers.size(), 2u) << run.output("client", 1);
+  auto launcher_maps = maps_of(silo1->pid());
+  EXPECT_EQ(launcher_maps.find("libtorch"), std::string::npos) << "the launcher loaded libtorch";
+  EXPECT_EQ(launcher_maps.find("libfedsilo"), std::string::npos);
+  EXPECT_NE(maps_of(trainers[0]).find("libtorch"), std::string::npos);
+  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
+  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+}

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <deque>
 
 #include "comm/inproc_transport.h"
@@ -202,13 +204,35 @@ struct Requests {
 };
 }  // namespace
 
+// What a silo sends but its progress reports (CLIENT_STATUS TRAINING / UPLOADING).
+static std::vector<Message> answers(std::vector<Message> sent) {
+  sent.erase(std::remove_if(sent.begin(), sent.end(),
+                            [](const Message& m) { return m.type == MsgType::kClientStatus; }),
+             sent.end());
+  return sent;
+}
+
+TEST(SiloMaster, ReportsTrainingAndUploadingBeforeItsModel) {
+  SiloHarness h({"train_args.comm_round=6"});
+  Requests request(h);
+  request(0, request.global, "0-1");
+  auto sent = drain(*h.server_end);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].type, MsgType::kClientStatus);
+  EXPECT_EQ(sent[0].status, "TRAINING");
+  EXPECT_EQ(sent[0].round, 0);
+  EXPECT_EQ(sent[1].status, "UPLOADING");
+  EXPECT_EQ(sent[2].type, MsgType::kSendModel);
+  EXPECT_GT(sent[2].metrics["system"]["rss_mib"].get<double>(), 1.0) << "its own figures";
+}
+
 TEST(SiloMaster, AnAnswerSentAgainIsANewMessageWithTheSameModel) {
   SiloHarness h({"train_args.comm_round=6"});
   Requests request(h);
   request(0, request.global, "0-1");
-  auto first = drain(*h.server_end);
+  auto first = answers(drain(*h.server_end));
   request(0, request.global, "0-2");  // the server could not fetch the blob, or restarted
-  auto again = drain(*h.server_end);
+  auto again = answers(drain(*h.server_end));
   ASSERT_EQ(first.size(), 1u);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_NE(again[0].id, first[0].id) << "a repeated id is dropped by the server's transport";
@@ -222,9 +246,9 @@ TEST(SiloMaster, AFailedUploadIsKeptAndUploadedWhenTheServerAsksAgain) {
   Requests request(h);
   h.store.fail_puts = 1;
   request(0, request.global, "0-1");
-  EXPECT_TRUE(drain(*h.server_end).empty()) << "no SEND_MODEL without a blob";
+  EXPECT_TRUE(answers(drain(*h.server_end)).empty()) << "no SEND_MODEL without a blob";
   request(0, request.global, "0-2");
-  auto replies = drain(*h.server_end);
+  auto replies = answers(drain(*h.server_end));
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(replies[0].type, MsgType::kSendModel);
   EXPECT_NO_THROW(h.store.get(replies[0].model.key));
@@ -241,7 +265,7 @@ TEST(SiloMaster, DropsRequestsForRoundsThatCannotExistOrForeignBlobs) {
   request(0, foreign, "0-2");
   EXPECT_TRUE(drain(*h.server_end).empty()) << "nothing trained, nothing uploaded";
   request(0, global, "0-3");
-  auto replies = drain(*h.server_end);
+  auto replies = answers(drain(*h.server_end));
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(replies[0].type, MsgType::kSendModel);
   EXPECT_EQ(replies[0].round, 0);

@@ -25,4 +25,9 @@ echo "$out" | grep -q "config file $work/missing.yaml: cannot be opened"
 # (ldd into a file: `ldd | grep -q` fails under pipefail when grep exits before ldd finishes.)
 ldd "$app" >"$work/ldd.txt"
 grep -q "libfedsilo.so" "$work/ldd.txt"
+# The installed tool: the lean fedsilo hands commands to libexec/fedsilo/fedsilo-engine, which
+# finds the installed libfedsilo.so by itself.
+"$work/prefix/bin/fedsilo" provision --help | grep -q -- "--silos"
+ldd "$work/prefix/bin/fedsilo" >"$work/ldd-lean.txt"
+if grep -q "libtorch" "$work/ldd-lean.txt"; then echo "the installed fedsilo links libtorch"; exit 1; fi
 echo "out-of-tree build against the installed fedsilo: ok"

@@ -247,7 +247,7 @@ void SiloMaster::on_train(const Message& m) {
   double download_ms = ms_since(t0);
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   last_round_ = m.round;
-  send_progress("TRAINING", m.round);
+  if (last_train_ms_ < 0 || last_train_ms_ >= kProgressWorthMs) send_progress("TRAINING", m.round);
   if (on_round_) on_round_(m.round, m.data_silo_index, global.bytes);
   StateDict start = keeps_global_for_upload() ? clone_state(global.state) : StateDict{};
   global = FetchedModel{};  // the blob's bytes are not needed while training
@@ -265,6 +265,7 @@ void SiloMaster::on_train(const Message& m) {
   TrainContext ctx{m.round, id_, m.data_silo_index};
   TrainResult r = trainer_.train(model_, attacks::data_to_train_on(args_, id_, it->second), ctx);
   double train_ms = ms_since(t0);
+  last_train_ms_ = train_ms;
   before_upload(m.round, start);
   auto reply = make(MsgType::kSendModel);
   reply.round = m.round;
@@ -285,7 +286,8 @@ void SiloMaster::on_train(const Message& m) {
 }
 
 void SiloMaster::upload_and_reply(Message reply) {
-  send_progress("UPLOADING", reply.round);
+  if (last_upload_ms_ < 0 || last_upload_ms_ >= kProgressWorthMs)
+    send_progress("UPLOADING", reply.round);
   auto t0 = clock_.now();
   try {
     reply.model =
@@ -300,7 +302,7 @@ void SiloMaster::upload_and_reply(Message reply) {
     return;
   }
   unsent_reply_.reset();
-  reply.metrics["upload_ms"] = ms_since(t0);
+  reply.metrics["upload_ms"] = last_upload_ms_ = ms_since(t0);
   reply.sent_at_us = comm::now_us();  // after the upload: the hop's latency excludes it
   last_reply_ = reply;
   transport_.send(reply);

@@ -44,3 +44,22 @@ TEST(Cli, CorruptDataFileIsOneClearLine) {
   EXPECT_NE(r.output.find("IDX file " + mnist + "/t10k-images-idx3-ubyte.gz"), std::string::npos)
       << r.output;
 }
+
+// `fedsilo` (no libtorch) hands commands to fedsilo-engine and answers what it can itself.
+TEST(Cli, TheLeanToolHandsCommandsToTheEngineAndRefusesTheRest) {
+  auto help = run("simulate --help");
+  EXPECT_EQ(help.code, 0) << help.output;
+  EXPECT_NE(help.output.find("--cf"), std::string::npos) << "the engine's option list";
+  auto unknown = run("frobnicate");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.output.find("unknown command frobnicate"), std::string::npos);
+  auto launch = run("launch --cf x.yaml");
+  EXPECT_EQ(launch.code, 2);
+  EXPECT_NE(launch.output.find("usage: fedsilo launch --exe PROGRAM --"), std::string::npos);
+  // One trainer per node: not a launcher, so `launch` refuses rather than start nothing.
+  auto single =
+      run("launch --exe /bin/true -- --cf " + std::string(FEDSILO_SOURCE_DIR) +
+          "/tests/fixtures/fedml_config.yaml --rank 1 --set client_silo_args.n_proc_per_node=1");
+  EXPECT_EQ(single.code, 2) << single.output;
+  EXPECT_NE(single.output.find("do not make a silo launcher"), std::string::npos) << single.output;
+}

@@ -11,6 +11,9 @@ namespace {
 constexpr size_t kLogLines = 50;
 constexpr size_t kEtaWindow = 10;  // rounds the ETA averages over
 
+// Heard from and not gone: what "online" counts on the page and in /metrics.
+bool connected(SiloState s) { return s != SiloState::kWaiting && s != SiloState::kOffline; }
+
 double unix_s(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
@@ -142,8 +145,7 @@ nlohmann::json RunStatus::snapshot() const {
   nlohmann::json silos = nlohmann::json::array();
   int64_t online = 0;
   for (const auto& [id, s] : silos_) {
-    bool up = s.state != SiloState::kWaiting && s.state != SiloState::kOffline;
-    online += up ? 1 : 0;
+    online += connected(s.state) ? 1 : 0;
     silos.push_back(
         {{"silo", id},
          {"state", to_string(s.state)},
@@ -217,8 +219,7 @@ std::string RunStatus::prometheus() const {
          "Model bytes the server read from the object store.");
   out += fmt::format("fedsilo_bytes_downloaded_total {}\n", bytes_down_);
   int64_t online = 0;
-  for (const auto& [id, s] : silos_)
-    online += s.state != SiloState::kWaiting && s.state != SiloState::kOffline ? 1 : 0;
+  for (const auto& [id, s] : silos_) online += connected(s.state) ? 1 : 0;
   metric("fedsilo_silos_online", "gauge", "Silos connected to the run.");
   out += fmt::format("fedsilo_silos_online {}\n", online);
   metric("fedsilo_silos", "gauge", "Silos in client_id_list.");
@@ -243,10 +244,8 @@ std::string RunStatus::prometheus() const {
     out += fmt::format("fedsilo_silo_rounds_contributed_total{{silo=\"{}\"}} {}\n", id,
                        s.rounds_contributed);
   metric("fedsilo_silo_up", "gauge", "1 when the silo is connected, else 0.");
-  for (const auto& [id, s] : silos_) {
-    bool up = s.state != SiloState::kWaiting && s.state != SiloState::kOffline;
-    out += fmt::format("fedsilo_silo_up{{silo=\"{}\"}} {}\n", id, up ? 1 : 0);
-  }
+  for (const auto& [id, s] : silos_)
+    out += fmt::format("fedsilo_silo_up{{silo=\"{}\"}} {}\n", id, connected(s.state) ? 1 : 0);
   metric("fedsilo_silo_rss_bytes", "gauge", "The silo master process's resident memory.");
   for (const auto& [id, s] : silos_) {
     if (s.system.contains("rss_mib"))

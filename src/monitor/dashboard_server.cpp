@@ -1,5 +1,6 @@
 #include "monitor/dashboard_server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <sodium.h>
 
@@ -29,7 +30,10 @@ struct DashboardServer::Impl {
 };
 
 bool is_loopback_address(const std::string& a) {
-  return a == "127.0.0.1" || a == "::1" || a == "localhost" || a.rfind("127.", 0) == 0;
+  // Parsed, not prefix-matched: a host name like "127.example.net" can resolve anywhere.
+  in_addr v4{};
+  if (inet_pton(AF_INET, a.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return a == "::1" || a == "localhost";
 }
 
 DashboardServer::DashboardServer(std::shared_ptr<const RunStatus> status, DashboardOptions options)

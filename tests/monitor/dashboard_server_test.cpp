@@ -61,6 +61,16 @@ TEST(Dashboard, AnAddressBeyondLoopbackNeedsAToken) {
   }
 }
 
+TEST(Dashboard, OnlyLoopbackAddressesGoWithoutAToken) {
+  EXPECT_TRUE(is_loopback_address("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_address("127.1.2.3"));
+  EXPECT_TRUE(is_loopback_address("::1"));
+  EXPECT_FALSE(is_loopback_address("127.example.net")) << "a name, resolved anywhere";
+  EXPECT_FALSE(is_loopback_address("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_address("10.0.0.1"));
+  EXPECT_FALSE(is_loopback_address("::"));
+}
+
 TEST(Dashboard, APortInUseIsNamed) {
   auto status = std::make_shared<RunStatus>("run-a", 3, std::vector<int>{1});
   DashboardServer first(status, {});

@@ -16,6 +16,10 @@ StateDict state_of(const torch::nn::Module& module);
 // Deep copy, detached, contiguous, on the CPU.
 StateDict clone_state(const StateDict& state);
 
+// Names, dtypes and shapes without the values (tensors on the meta device, no storage): what a
+// receiver checks a blob against, for the price of a few bytes instead of a model.
+StateDict layout_of(const StateDict& state);
+
 // Throws ProtocolError naming the first tensor whose name, dtype or shape differs (or that is
 // missing or extra); `what` says whose state is checked, e.g. "model from silo 2, round 7".
 void check_same_layout(const StateDict& expected, const StateDict& got, const std::string& what);

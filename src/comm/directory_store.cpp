@@ -1,7 +1,13 @@
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "comm/object_store.h"
@@ -89,6 +95,114 @@ std::vector<std::string> DirectoryStore::list(const std::string& prefix) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+namespace {
+// Small writes (a header, a bias) are gathered; large ones (a weight matrix) go straight to the
+// file from the caller's memory.
+class FileWriter {
+ public:
+  FileWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) { buf_.reserve(kBuf); }
+  void write(const char* p, size_t n) {
+    written_ += static_cast<int64_t>(n);
+    if (buf_.size() + n <= kBuf) {
+      buf_.append(p, n);
+      return;
+    }
+    flush();
+    if (n >= kBuf) return write_all(p, n);
+    buf_.append(p, n);
+  }
+  void flush() {
+    write_all(buf_.data(), buf_.size());
+    buf_.clear();
+  }
+  int64_t written() const { return written_; }
+
+ private:
+  static constexpr size_t kBuf = 1 << 20;
+  void write_all(const char* p, size_t left) {
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        throw StoreError("object store: cannot write " + path_ + ": " + std::strerror(errno));
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+  int fd_;
+  std::string path_;
+  std::string buf_;
+  int64_t written_ = 0;
+};
+}  // namespace
+
+void DirectoryStore::put_stream(const std::string& key, int64_t size, const ByteProducer& produce) {
+  fs::path p = path_of(key);
+  std::error_code dir_ec;
+  fs::create_directories(p.parent_path(), dir_ec);
+  if (dir_ec) {
+    throw StoreError("object store: cannot write " + p.string() + ": folder " +
+                     p.parent_path().string() + ": " + dir_ec.message());
+  }
+  std::string tmp = p.string() + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw StoreError("object store: cannot create " + tmp + ": " + std::strerror(errno));
+  try {
+    FileWriter w(fd, tmp);
+    produce([&](const char* data, size_t n) { w.write(data, n); });
+    w.flush();
+    if (w.written() != size) {
+      throw StoreError("object store: " + key + " was to have " + std::to_string(size) +
+                       " bytes and got " + std::to_string(w.written()));
+    }
+    if (::close(fd) != 0) {
+      fd = -1;
+      throw StoreError("object store: cannot write " + tmp + ": " + std::strerror(errno));
+    }
+    fd = -1;
+    std::error_code ec;
+    fs::rename(tmp, p, ec);
+    if (ec)
+      throw StoreError("object store: cannot rename " + tmp + " to " + p.string() + ": " +
+                       ec.message());
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+}
+
+void DirectoryStore::get_stream(const std::string& key, int64_t max_bytes,
+                                const ByteSink& consume) {
+  auto path = path_of(key);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) throw NotFoundError("object store: no object " + key + " in " + root_);
+    throw StoreError("object store: cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > max_bytes) {
+    throw TooLargeError("object store: object " + key + " in " + root_ + " is larger than the " +
+                        std::to_string(max_bytes) + " bytes allowed");
+  }
+  // The size is checked again as bytes come: a file that grows cannot make us read more.
+  constexpr size_t kChunk = 4 << 20;
+  std::unique_ptr<char[]> buf(new char[kChunk]);
+  int64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buf.get(), kChunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw StoreError("object store: cannot read " + path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    total += n;
+    if (total > max_bytes)
+      throw TooLargeError("object store: object " + key + " in " + root_ + " is larger than the " +
+                          std::to_string(max_bytes) + " bytes allowed");
+    consume(buf.get(), static_cast<size_t>(n));
+  }
 }
 
 }  // namespace fedsilo::comm

@@ -16,6 +16,22 @@ void check_key(const std::string& key) {
   if (bad) throw Error("object store: invalid key '" + key + "' (empty, absolute or dot segment)");
 }
 
+void ObjectStore::put_stream(const std::string& key, int64_t size, const ByteProducer& produce) {
+  std::string bytes;
+  bytes.reserve(static_cast<size_t>(size));
+  produce([&](const char* p, size_t n) { bytes.append(p, n); });
+  if (static_cast<int64_t>(bytes.size()) != size) {
+    throw StoreError("object store: " + key + " was to have " + std::to_string(size) +
+                     " bytes and got " + std::to_string(bytes.size()));
+  }
+  put(key, bytes);
+}
+
+void ObjectStore::get_stream(const std::string& key, int64_t max_bytes, const ByteSink& consume) {
+  std::string bytes = get(key, max_bytes);
+  consume(bytes.data(), bytes.size());
+}
+
 void MemoryStore::put(const std::string& key, const std::string& bytes) {
   check_key(key);
   std::lock_guard<std::mutex> lock(mu_);

@@ -308,6 +308,7 @@ void MqttTransport::publish_one(uint64_t seq) {
 }
 
 void MqttTransport::publish_pending() {
+  std::lock_guard<std::mutex> order(publish_mu_);
   std::vector<uint64_t> seqs;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -327,6 +328,7 @@ void MqttTransport::clear_retained(int64_t receiver) {
   Message to;
   to.sender = self_;
   to.receiver = receiver;
+  std::lock_guard<std::mutex> order(publish_mu_);
   uint64_t seq;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -337,6 +339,7 @@ void MqttTransport::clear_retained(int64_t receiver) {
 }
 
 void MqttTransport::enqueue(const Message& m, bool retain) {
+  std::lock_guard<std::mutex> order(publish_mu_);
   uint64_t seq;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -83,6 +83,9 @@ class MqttTransport : public Transport {
   std::shared_ptr<spdlog::logger> log_;
 
   std::mutex mu_;
+  // Held from numbering a message to handing it to libmosquitto: messages from several threads
+  // (the silo's heartbeat) reach the broker in sequence order, which receivers enforce.
+  std::mutex publish_mu_;
   std::condition_variable cv_;
   std::deque<Message> inbox_;
   std::list<Pending> outbox_;

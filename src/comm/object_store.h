@@ -7,6 +7,8 @@
 //   remove  a missing key is not an error (S3's DELETE semantics); any other failure throws
 //           StoreError;
 //   keys    empty, absolute or '..' segments are refused with Error before any I/O.
+// put_stream and get_stream move a blob without holding it whole: a store keeps at most a
+// bounded buffer (S3: one part) in memory.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/byte_stream.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo::comm {
@@ -42,6 +45,12 @@ class ObjectStore {
   std::string get(const std::string& key) { return get(key, kNoSizeLimit); }
   virtual void remove(const std::string& key) = 0;
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
+  // Stores what `produce` writes, which must be exactly `size` bytes (else StoreError and
+  // nothing is stored). The default collects the bytes and calls put().
+  virtual void put_stream(const std::string& key, int64_t size, const ByteProducer& produce);
+  // Hands the object's bytes to `consume` in order, with get()'s errors; an exception from
+  // `consume` stops the transfer and is rethrown. The default calls get().
+  virtual void get_stream(const std::string& key, int64_t max_bytes, const ByteSink& consume);
 };
 
 // For simulate and tests.
@@ -68,6 +77,8 @@ class DirectoryStore : public ObjectStore {
   std::string get(const std::string& key, int64_t max_bytes) override;
   void remove(const std::string& key) override;
   std::vector<std::string> list(const std::string& prefix) override;
+  void put_stream(const std::string& key, int64_t size, const ByteProducer& produce) override;
+  void get_stream(const std::string& key, int64_t max_bytes, const ByteSink& consume) override;
 
  private:
   std::string path_of(const std::string& key) const;

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <regex>
 #include <thread>
 
@@ -28,23 +29,48 @@ size_t read_cb(char* buf, size_t size, size_t n, void* ud) {
 }
 
 struct Sink {
-  std::string* out;
-  int64_t limit;  // for a successful response's body; error bodies are small XML
-  CURL* curl;
+  std::string* out = nullptr;
+  int64_t limit = kNoSizeLimit;  // for a successful response's body; error bodies are small XML
+  CURL* curl = nullptr;
   bool overflow = false;
+  // Streaming GET: a successful body goes to `stream` instead of `out`. `delivered` counts
+  // what it got over all attempts (a retry asks for the rest with a Range header); `skip` is
+  // what a server that ignored the Range sends again.
+  const ByteSink* stream = nullptr;
+  int64_t* delivered = nullptr;
+  int64_t skip = 0;
+  std::exception_ptr error;
 };
 
 size_t write_cb(char* buf, size_t size, size_t n, void* ud) {
   auto* s = static_cast<Sink*>(ud);
   long status = 0;
   curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-  bool body_limited = status < 300 || s->out->size() + size * n > (1u << 20);
-  if (body_limited && static_cast<int64_t>(s->out->size() + size * n) > s->limit) {
+  size_t len = size * n;
+  if (s->stream && status == 206) s->skip = 0;
+  if (s->stream && status >= 200 && status < 300) {
+    size_t dropped = static_cast<size_t>(std::min<int64_t>(s->skip, static_cast<int64_t>(len)));
+    s->skip -= static_cast<int64_t>(dropped);
+    if (*s->delivered + static_cast<int64_t>(len - dropped) > s->limit) {
+      s->overflow = true;
+      return 0;
+    }
+    try {
+      if (len > dropped) (*s->stream)(buf + dropped, len - dropped);
+    } catch (...) {
+      s->error = std::current_exception();  // never through curl's C frames
+      return 0;
+    }
+    *s->delivered += static_cast<int64_t>(len - dropped);
+    return len;
+  }
+  bool body_limited = status < 300 || s->out->size() + len > (1u << 20);
+  if (body_limited && static_cast<int64_t>(s->out->size() + len) > s->limit) {
     s->overflow = true;
     return 0;  // curl stops the transfer
   }
-  s->out->append(buf, size * n);
-  return size * n;
+  s->out->append(buf, len);
+  return len;
 }
 
 size_t header_cb(char* buf, size_t size, size_t n, void* ud) {
@@ -150,10 +176,12 @@ std::string S3Store::url(const std::string& key, const std::string& query) const
 
 S3Store::Response S3Store::request(const std::string& method, const std::string& key,
                                    const std::string& query, const std::string* body,
-                                   const std::string& what, int64_t max_body) {
+                                   const std::string& what, int64_t max_body,
+                                   const ByteSink* stream) {
   if (!key.empty()) check_key(key);  // bucket-level requests have no key
   std::lock_guard<std::mutex> lock(mu_);
   std::string error;
+  int64_t delivered = 0;
   for (int attempt = 0; attempt <= o_.retries; ++attempt) {
     if (attempt > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));  // back off
@@ -173,7 +201,13 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl_, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, write_cb);
-    Sink sink{&r.body, max_body, curl_};
+    Sink sink;
+    sink.out = &r.body;
+    sink.limit = max_body;
+    sink.curl = curl_;
+    sink.stream = stream;
+    sink.delivered = &delivered;
+    sink.skip = delivered;  // dropped unless the server honours the Range (206)
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &r.etag);
@@ -183,6 +217,8 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
     std::string payload_hash = "x-amz-content-sha256: " + sha256_hex(body ? *body : std::string());
     headers = curl_slist_append(headers, payload_hash.c_str());
     headers = curl_slist_append(headers, "Expect:");
+    std::string range = "Range: bytes=" + std::to_string(delivered) + "-";
+    if (stream && delivered > 0) headers = curl_slist_append(headers, range.c_str());
     if (body) {
       curl_easy_setopt(curl_, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(curl_, CURLOPT_READFUNCTION, read_cb);
@@ -193,6 +229,7 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
+    if (sink.error) std::rethrow_exception(sink.error);
     if (sink.overflow) {
       throw TooLargeError("s3: " + what + ": the object is larger than the " +
                           std::to_string(max_body) + " bytes allowed");
@@ -202,6 +239,7 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
       continue;
     }
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &r.status);
+    if (stream && r.status == 206) r.status = 200;  // the rest of a streamed body
     if (r.status >= 500) {
       error = "HTTP " + std::to_string(r.status);
       continue;
@@ -228,34 +266,98 @@ void S3Store::put(const std::string& key, const std::string& bytes) {
   if (r.status != 200) fail(what, r);
 }
 
-void S3Store::put_multipart(const std::string& key, const std::string& bytes) {
-  auto what = "multipart upload of " + o_.bucket + "/" + key;
-  auto init = request("POST", key, "uploads=", nullptr, what);
-  if (init.status != 200) fail(what, init);
-  std::string upload_id = xml_value(init.body, "UploadId");
-  if (upload_id.empty()) throw StoreError("s3: " + what + ": no UploadId in the answer");
-  char* esc = curl_easy_escape(curl_, upload_id.c_str(), static_cast<int>(upload_id.size()));
-  std::string id_q = std::string("uploadId=") + esc;
-  curl_free(esc);
-  try {
-    std::string complete = "<CompleteMultipartUpload>";
-    int part = 1;
-    for (size_t off = 0; off < bytes.size(); off += o_.part_size, ++part) {
-      std::string chunk = bytes.substr(off, o_.part_size);
-      auto r = request("PUT", key, "partNumber=" + std::to_string(part) + "&" + id_q, &chunk,
-                       what + ", part " + std::to_string(part));
-      if (r.status != 200 || r.etag.empty()) fail(what + ", part " + std::to_string(part), r);
-      complete += "<Part><PartNumber>" + std::to_string(part) + "</PartNumber><ETag>" + r.etag +
-                  "</ETag></Part>";
-    }
-    complete += "</CompleteMultipartUpload>";
-    auto done = request("POST", key, id_q, &complete, what);
-    // S3 may answer 200 with an <Error> body when completion fails late.
-    if (done.status != 200 || done.body.find("<Error>") != std::string::npos) fail(what, done);
-  } catch (...) {
-    request("DELETE", key, id_q, nullptr, "abort " + what);  // no orphaned parts billed
-    throw;
+// One multipart upload: begin, parts in order, complete; aborted when dropped unfinished, so
+// no orphaned parts are billed.
+class S3Store::Multipart {
+ public:
+  Multipart(S3Store& s3, const std::string& key)
+      : s3_(s3), key_(key), what_("multipart upload of " + s3.o_.bucket + "/" + key) {
+    auto init = s3_.request("POST", key, "uploads=", nullptr, what_);
+    if (init.status != 200) fail(what_, init);
+    std::string upload_id = xml_value(init.body, "UploadId");
+    if (upload_id.empty()) throw StoreError("s3: " + what_ + ": no UploadId in the answer");
+    char* esc = curl_easy_escape(s3_.curl_, upload_id.c_str(), static_cast<int>(upload_id.size()));
+    id_q_ = std::string("uploadId=") + esc;
+    curl_free(esc);
   }
+  ~Multipart() {
+    if (done_) return;
+    try {
+      s3_.request("DELETE", key_, id_q_, nullptr, "abort " + what_);
+    } catch (const std::exception& e) {
+      SPDLOG_WARN("s3: {}: abort failed: {}", what_, e.what());
+    }
+  }
+  void add(const std::string& chunk) {
+    auto part = std::to_string(++parts_);
+    auto r = s3_.request("PUT", key_, "partNumber=" + part + "&" + id_q_, &chunk,
+                         what_ + ", part " + part);
+    if (r.status != 200 || r.etag.empty()) fail(what_ + ", part " + part, r);
+    ++s3_.stats_.parts;
+    s3_.stats_.peak_part_buffer =
+        std::max(s3_.stats_.peak_part_buffer, static_cast<int64_t>(chunk.capacity()));
+    complete_ += "<Part><PartNumber>" + part + "</PartNumber><ETag>" + r.etag + "</ETag></Part>";
+  }
+  void complete() {
+    std::string body = "<CompleteMultipartUpload>" + complete_ + "</CompleteMultipartUpload>";
+    auto done = s3_.request("POST", key_, id_q_, &body, what_);
+    // S3 may answer 200 with an <Error> body when completion fails late.
+    if (done.status != 200 || done.body.find("<Error>") != std::string::npos) fail(what_, done);
+    done_ = true;
+  }
+
+ private:
+  S3Store& s3_;
+  std::string key_, what_, id_q_, complete_;
+  int parts_ = 0;
+  bool done_ = false;
+};
+
+void S3Store::put_multipart(const std::string& key, const std::string& bytes) {
+  Multipart upload(*this, key);
+  for (size_t off = 0; off < bytes.size(); off += o_.part_size)
+    upload.add(bytes.substr(off, o_.part_size));
+  upload.complete();
+}
+
+void S3Store::put_stream(const std::string& key, int64_t size, const ByteProducer& produce) {
+  check_key(key);
+  auto short_by = [&](int64_t got) {
+    return StoreError("s3: " + key + " was to have " + std::to_string(size) + " bytes and got " +
+                      std::to_string(got));
+  };
+  if (size <= o_.multipart_threshold) return ObjectStore::put_stream(key, size, produce);
+  // One part in memory at a time: it is signed (its sha256 is in the request) and sent while
+  // the producer waits, so a model of any size costs part_size bytes here.
+  Multipart upload(*this, key);
+  std::string part;
+  part.reserve(static_cast<size_t>(o_.part_size));
+  int64_t total = 0;
+  produce([&](const char* p, size_t n) {
+    total += static_cast<int64_t>(n);
+    if (total > size) throw short_by(total);
+    while (n > 0) {
+      size_t take = std::min(n, static_cast<size_t>(o_.part_size) - part.size());
+      part.append(p, take);
+      p += take;
+      n -= take;
+      if (static_cast<int64_t>(part.size()) == o_.part_size) {
+        upload.add(part);
+        part.clear();
+      }
+    }
+  });
+  if (total != size) throw short_by(total);
+  if (!part.empty()) upload.add(part);
+  upload.complete();
+}
+
+void S3Store::get_stream(const std::string& key, int64_t max_bytes, const ByteSink& consume) {
+  auto what = "GET " + o_.bucket + "/" + key;
+  auto r = request("GET", key, "", nullptr, what, max_bytes, &consume);
+  if (r.status == 404)
+    throw NotFoundError("object store: no object " + key + " in bucket " + o_.bucket);
+  if (r.status != 200) fail(what, r);
 }
 
 std::string S3Store::get(const std::string& key, int64_t max_bytes) {

@@ -1,7 +1,9 @@
 #pragma once
 // S3 (AWS, MinIO, Ceph RGW, s3rver, ...) through libcurl, signed with AWS Signature V4
 // (CURLOPT_AWS_SIGV4). Objects are private: no ACL header is ever sent, nothing is presigned.
-// Bodies stream from and to memory; objects over multipart_threshold go up in parts.
+// put_stream and get_stream keep one part (part_size) in memory at most: objects over
+// multipart_threshold go up in parts as they are produced, and a GET hands its body over as it
+// arrives, resuming with a Range request after a dropped connection.
 #include <curl/curl.h>
 
 #include <memory>
@@ -40,8 +42,17 @@ class S3Store : public ObjectStore {
   std::string get(const std::string& key, int64_t max_bytes) override;
   void remove(const std::string& key) override;
   std::vector<std::string> list(const std::string& prefix) override;
+  void put_stream(const std::string& key, int64_t size, const ByteProducer& produce) override;
+  void get_stream(const std::string& key, int64_t max_bytes, const ByteSink& consume) override;
   // Creates the bucket when it does not exist yet.
   void ensure_bucket();
+
+  // What streamed uploads cost: parts sent, and the largest part buffer held.
+  struct Stats {
+    int64_t parts = 0;
+    int64_t peak_part_buffer = 0;
+  };
+  Stats stats() const { return stats_; }
 
   struct Response {
     long status = 0;
@@ -50,14 +61,17 @@ class S3Store : public ObjectStore {
   };
 
  private:
+  class Multipart;
   // A response body longer than `max_body` is cut off there and reported as TooLargeError.
+  // With `stream`, a successful body goes there as it arrives instead of into the response.
   Response request(const std::string& method, const std::string& key, const std::string& query,
                    const std::string* body, const std::string& what,
-                   int64_t max_body = kNoSizeLimit);
+                   int64_t max_body = kNoSizeLimit, const ByteSink* stream = nullptr);
   std::string url(const std::string& key, const std::string& query) const;
   void put_multipart(const std::string& key, const std::string& bytes);
 
   S3Options o_;
+  Stats stats_;
   std::mutex mu_;  // one easy handle, reused for connection keep-alive
   CURL* curl_ = nullptr;
 };

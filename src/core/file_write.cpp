@@ -13,21 +13,30 @@
 namespace fedsilo {
 
 void write_file_atomically(const std::string& path, const std::string& text, mode_t mode) {
+  write_file_atomically(
+      path, [&](const ByteSink& out) { out(text.data(), text.size()); }, mode);
+}
+
+void write_file_atomically(const std::string& path, const ByteProducer& produce, mode_t mode) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   // O_EXCL with the final mode: the bytes are never readable under another mode.
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) throw StoreError("file " + tmp + ": cannot be created: " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw StoreError("file " + tmp + ": cannot be written: " + why);
+  auto write_all = [&](const char* p, size_t left) {
+    while (left > 0) {
+      ssize_t n = ::write(fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw StoreError("file " + tmp + ": cannot be written: " + std::strerror(errno));
+      p += n;
+      left -= static_cast<size_t>(n);
     }
-    done += static_cast<size_t>(n);
+  };
+  try {
+    produce(write_all);
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
   }
   // fchmod: the umask may have narrowed `mode` at creation (never widened). fsync before the
   // rename: after a crash or power loss the path holds the old bytes or the new, never a hole.

@@ -1,37 +1,53 @@
 #include "cross_silo/model_exchange.h"
 
-#include "core/sha256.h"
+#include <torch/torch.h>
+
+#include <cstring>
+
 #include "ml/model_blob.h"
+#include "ml/model_blob_reader.h"
 
 namespace fedsilo::cross_silo {
 
 BlobRef put_model(comm::ObjectStore& store, const std::string& key, const StateDict& state) {
-  std::string bytes = encode_model(state);
-  store.put(key, bytes);
-  return BlobRef{key, static_cast<int64_t>(bytes.size()), sha256_hex(bytes)};
+  int64_t size = encoded_model_size(state);
+  std::string sha;
+  store.put_stream(key, size, [&](const ByteSink& out) { sha = write_model(state, out); });
+  return BlobRef{key, size, sha};
 }
 
-FetchedModel fetch_model(comm::ObjectStore& store, const BlobRef& ref, const StateDict& expected,
-                         const std::string& what) {
+void check_declared_size(const BlobRef& ref, const StateDict& expected, const std::string& what) {
   int64_t limit = max_blob_size(expected);
   if (ref.size < 8 || ref.size > limit) {
     throw ProtocolError(what + ": blob " + ref.key + " is declared as " + std::to_string(ref.size) +
                         " bytes; the model's layout allows 8 to " + std::to_string(limit));
   }
-  FetchedModel f;
+}
+
+void stream_blob(comm::ObjectStore& store, const BlobRef& ref, const std::string& what,
+                 const ByteSink& consume) {
   try {
-    f.bytes = store.get(ref.key, ref.size);
+    store.get_stream(ref.key, ref.size, consume);
   } catch (const comm::TooLargeError&) {
     throw ProtocolError(what + ": blob " + ref.key + " is larger than the " +
                         std::to_string(ref.size) + " bytes its message declares");
   }
-  f.state = verify_model(f.bytes, ref, expected, what);
-  return f;
 }
 
 StateDict get_model(comm::ObjectStore& store, const BlobRef& ref, const StateDict& expected,
                     const std::string& what) {
-  return fetch_model(store, ref, expected, what).state;
+  check_declared_size(ref, expected, what);
+  StateDict out;
+  out.reserve(expected.size());
+  for (const auto& [name, t] : expected)
+    out.emplace_back(name, torch::empty(t.sizes(), t.options().device(torch::kCPU)));
+  ModelBlobReader reader(
+      ref, expected, what, [&](size_t tensor, uint64_t offset, const char* p, size_t n) {
+        std::memcpy(static_cast<char*>(out[tensor].second.data_ptr()) + offset, p, n);
+      });
+  stream_blob(store, ref, what, [&](const char* p, size_t n) { reader.feed(p, n); });
+  reader.finish();
+  return out;
 }
 
 }  // namespace fedsilo::cross_silo

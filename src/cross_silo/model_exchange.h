@@ -1,5 +1,7 @@
 #pragma once
-// Moving a model through the object store: encode and put, or get and verify.
+// Moving a model through the object store as a stream: encoded from the tensors' memory into the
+// store, and read from the store into fresh tensors, verified as the bytes pass. Neither side
+// ever holds the blob itself, so a party needs its model plus the copy it receives.
 #include <string>
 
 #include "comm/object_store.h"
@@ -8,21 +10,23 @@
 
 namespace fedsilo::cross_silo {
 
-// Encodes `state` and stores it under `key`; returns the reference to put in a message.
+// Streams `state`'s blob into the store under `key`, hashing it on the way; returns the
+// reference to put in a message.
 BlobRef put_model(comm::ObjectStore& store, const std::string& key, const StateDict& state);
 
-struct FetchedModel {
-  std::string bytes;  // the verified blob, e.g. for a silo master to broadcast to its trainers
-  StateDict state;
-};
-
-// Fetches `ref` and runs verify_model on it. A reference declaring more bytes than `expected`'s
-// layout can need is refused before anything is read, and the read stops at the declared size.
-// Throws ProtocolError (or the store's Error); `what` names the sender. Values are not checked:
-// see check_finite.
-FetchedModel fetch_model(comm::ObjectStore& store, const BlobRef& ref, const StateDict& expected,
-                         const std::string& what);
+// Reads `ref` into fresh tensors of `expected`'s layout, with verify_model's checks. A reference
+// declaring more bytes than the layout can need is refused before anything is read, and the
+// read stops at the declared size. Throws ProtocolError (or the store's Error); `what` names the
+// sender. Values are not checked: see check_finite.
 StateDict get_model(comm::ObjectStore& store, const BlobRef& ref, const StateDict& expected,
                     const std::string& what);
+
+// The size check get_model runs before reading.
+void check_declared_size(const BlobRef& ref, const StateDict& expected, const std::string& what);
+
+// Runs the store's streaming read of `ref` through `consume`, turning an object larger than
+// declared into ProtocolError.
+void stream_blob(comm::ObjectStore& store, const BlobRef& ref, const std::string& what,
+                 const ByteSink& consume);
 
 }  // namespace fedsilo::cross_silo

@@ -99,7 +99,8 @@ std::string RunRecorder::report(const std::string& status) {
 
 std::string RunRecorder::final_model(const StateDict& state) {
   auto path = (fs::path(dir_) / "final_model.safetensors").string();
-  write_file_atomically(path, encode_model(state), 0644);
+  write_file_atomically(
+      path, [&](const ByteSink& out) { write_model(state, out); }, 0644);
   return path;
 }
 

@@ -86,7 +86,7 @@ const json& object_field(const json& sa, const char* field) {
 StateDict masked_layout(const StateDict& model_layout) {
   int64_t n = 0;
   for (const auto& [name, t] : model_layout) n += t.numel();
-  return {{"secagg.masked", torch::zeros({n}, torch::kInt64)}};
+  return {{"secagg.masked", torch::empty({n}, torch::dtype(torch::kInt64).device(torch::kMeta))}};
 }
 
 secagg::Params secure_params(const Args& args) {

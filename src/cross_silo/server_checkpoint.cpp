@@ -6,6 +6,7 @@
 
 #include "core/file_write.h"
 #include "core/sha256.h"
+#include "cross_silo/model_exchange.h"
 #include "fedsilo/error.h"
 #include "ml/model_blob.h"
 #include "ml/safetensors.h"
@@ -52,9 +53,12 @@ void CheckpointFiles::save(const ServerCheckpoint& c, const StateDict& model,
               {"final_model", ref_to_json(c.final_model)},
               {"aggregator", nullptr}};
   {
-    std::string bytes = encode_model(model);
-    write_file_atomically((fs::path(dir_) / (stem + ".safetensors")).string(), bytes, 0644);
-    doc["model"] = file_entry(stem + ".safetensors", bytes);
+    // Streamed from the model's memory: a checkpoint costs no second copy of the model.
+    std::string sha;
+    write_file_atomically((fs::path(dir_) / (stem + ".safetensors")).string(),
+                          [&](const ByteSink& out) { sha = write_model(model, out); }, 0644);
+    doc["model"] = {
+        {"file", stem + ".safetensors"}, {"size", encoded_model_size(model)}, {"sha256", sha}};
   }
   if (!aggregator_state.empty()) {
     std::string bytes = safetensors_encode(aggregator_state);
@@ -120,11 +124,20 @@ std::optional<CheckpointFiles::Loaded> CheckpointFiles::load(const std::string& 
       m.final_model = {f.at("key").get<std::string>(), f.at("size").get<int64_t>(),
                        f.at("sha256").get<std::string>()};
     }
-    auto [model_file, model_bytes] = read_entry(doc.at("model"));
+    const auto& entry = doc.at("model");
+    auto model_file = entry.at("file").get<std::string>();
     try {
-      out.model = decode_model(model_bytes, layout, "checkpoint model " + model_file);
-    } catch (const ProtocolError& e) {
-      throw bad(e.what());
+      // Streamed and verified as it is read, like a blob from the store.
+      comm::DirectoryStore folder(dir_);
+      BlobRef ref{model_file, entry.at("size").get<int64_t>(),
+                  entry.at("sha256").get<std::string>()};
+      out.model = get_model(folder, ref, layout, "checkpoint model");
+    } catch (const comm::NotFoundError&) {
+      throw bad("the file it names, " + (fs::path(dir_) / model_file).string() + ", is missing");
+    } catch (const Error& e) {
+      throw bad("the file it names, " + (fs::path(dir_) / model_file).string() +
+                ", does not match its recorded size and SHA-256 or the model's layout (" +
+                e.what() + ")");
     }
     if (const auto& a = doc.at("aggregator"); !a.is_null()) {
       auto [agg_file, agg_bytes] = read_entry(a);

@@ -63,7 +63,7 @@ void ServerManager::abort(const std::string& why, ExitCode code) {
   }
 }
 
-void ServerManager::resend() {
+void ServerManager::resend(bool only_quiet) {
   if (state_ == State::kWaitingOnline) {
     for (int id : args_.client_id_list) {
       if (!online_.count(id)) transport_.send(make(MsgType::kCheckClientStatus, id));
@@ -75,10 +75,16 @@ void ServerManager::resend() {
       for (int64_t silo : secure_->pending()) send_secure_request(silo);
       return;
     }
-    FS_LOG_INFO(log_, "round {}: asking silos [{}] again", round_, fmt::join(pending_, ", "));
+    auto quiet_since = clock_.now() - seconds_to_duration(args_.resend_interval_s);
+    std::vector<int64_t> ask;
     for (int64_t silo : pending_) {
-      if (online_.count(silo)) send_round_request(silo);
+      if (!online_.count(silo)) continue;
+      if (only_quiet && progress_[silo].heard > quiet_since) continue;  // it has its request
+      ask.push_back(silo);
     }
+    if (ask.empty()) return;
+    FS_LOG_INFO(log_, "round {}: asking silos [{}] again", round_, fmt::join(ask, ", "));
+    for (int64_t silo : ask) send_round_request(silo);
   }
 }
 
@@ -90,6 +96,7 @@ int64_t ServerManager::models_in() const {
 
 void ServerManager::maybe_close_round() {
   if (state_ != State::kTraining || secure_) return;
+  refresh_round_deadline();  // the silos still awaited set it
   bool all_offline = std::all_of(pending_.begin(), pending_.end(),
                                  [&](int64_t silo) { return !online_.count(silo); });
   if (!pending_.empty() && !(all_offline && models_in() >= args_.min_clients_per_round)) return;
@@ -130,7 +137,7 @@ void ServerManager::close_round_at_deadline() {
               args_.round_retries);
   resend();
   keep_answered_silos_waiting();
-  deadline_ = clock_.now() + seconds_to_duration(args_.round_timeout_s);
+  restart_round_clock();
 }
 
 // A silo that has answered waits 2 x round_timeout_s for the server's next word; a retried
@@ -158,7 +165,10 @@ void ServerManager::on_deadline() {
     return;
   }
   if (state_ != State::kTraining) return;
-  if (!secure_) return close_round_at_deadline();
+  if (!secure_) {
+    if (mark_stalled_silos()) return;  // others still progress: the round goes on
+    return close_round_at_deadline();
+  }
   // A secure round's participants are fixed: it can only ask again for the phase it waits on.
   if (retries_ >= args_.round_retries) {
     abort("deadline passed while waiting for " + waiting_for(), ExitCode::kDeadline);

@@ -42,7 +42,11 @@ ServerManager::ServerManager(const Args& args, Model model, comm::Transport& tra
       checkpoint_(args.run_output_dir()),
       log_(logging::role_logger("Server", 0)),
       nonce_(random_nonce()) {
-  layout_ = clone_state(state_of(model_.module()));
+  layout_ = layout_of(state_of(model_.module()));
+  // Plain FedAvg folds from spool files in bounded memory (update_spool.h); other rules get
+  // whole models.
+  if (typeid(*aggregator_) == typeid(FedAvgAggregator))
+    spool_ = std::make_unique<UpdateSpool>(args_.run_output_dir() + "/spool");
   if (args_.enable_sa) secure_params(args_);  // a bad prime stops the run before it starts
 }
 
@@ -134,6 +138,7 @@ void ServerManager::handle(const Message& m) {
   if (!(m.type == MsgType::kClientStatus && m.status == "OFFLINE")) {
     online_.insert(m.sender);
     monitoring_->silo_seen(m.sender);
+    note_progress(m);
   }
   switch (m.type) {
     case MsgType::kClientStatus:
@@ -187,7 +192,11 @@ void ServerManager::start_round(int64_t round) {
   global_ref_ = put_with_retries(global_blob_key(args_.run_id, round), global);  // once a round
   blobs_[round].push_back(global_ref_.key);
   stats_.server_upload_ms = ms_since(t0);
-  aggregator_->reset(global);
+  if (spool_) {
+    spool_->reset(layout_);
+  } else {
+    aggregator_->reset(global);
+  }
   secure_.reset();
   if (args_.enable_sa)
     secure_ = std::make_unique<ServerSecureRound>(args_, round, selected_, layout_);
@@ -206,72 +215,7 @@ void ServerManager::start_round(int64_t round) {
   if (!offline.empty())
     FS_LOG_WARN(log_, "round {}: selected silos [{}] are offline; the round needs {} of {} models",
                 round, fmt::join(offline, ", "), args_.min_clients_per_round, selected_.size());
-  deadline_ = clock_.now() + seconds_to_duration(args_.round_timeout_s);
-  maybe_close_round();
-}
-
-void ServerManager::on_model(const Message& m) {
-  if (state_ != State::kTraining || m.round != round_) {
-    FS_LOG_WARN(log_, "dropping SEND_MODEL {} from silo {} for round {}: the server is {}", m.id,
-                m.sender, m.round,
-                state_ == State::kTraining ? fmt::format("in round {}", round_) : "not training");
-    return;
-  }
-  if (!pending_.count(m.sender)) {
-    FS_LOG_WARN(log_, "dropping SEND_MODEL {} from silo {} for round {}: {}", m.id, m.sender,
-                m.round,
-                data_index_.count(m.sender) ? "already received (duplicate)"
-                                            : "the silo was not selected this round");
-    return;
-  }
-  // The key is derived, never taken from the message: a forged key could name any object.
-  auto key = silo_blob_key(args_.run_id, m.sender, m.round);
-  if (m.model.key != key) {
-    FS_LOG_WARN(log_,
-                "dropping SEND_MODEL {} from silo {}: it names blob {}, silo {}'s blob for "
-                "round {} is {}",
-                m.id, m.sender, m.model.key, m.sender, m.round, key);
-    return;
-  }
-  std::string what = fmt::format("model from silo {} for round {}", m.sender, m.round);
-  auto t0 = clock_.now();
-  StateDict model;
-  try {
-    model = get_model(store_, m.model, layout_, what);
-  } catch (const Error& e) {
-    FS_LOG_ERROR(log_, "rejecting SEND_MODEL {}: {}; still waiting for a valid model from silo {}",
-                 m.id, e.what(), m.sender);
-    return;
-  }
-  double download_ms = ms_since(t0);
-  // The blob is the one silo k announced (size and sha256 match): a bad update is silo k's, so
-  // the round goes on without it rather than waiting for a better one.
-  UpdateInfo info{m.sender, 0};
-  try {
-    check_finite(model, what);
-    check_sample_count(m.sender, m.num_samples);
-    info.local_steps = checked_local_steps(m);
-  } catch (const ProtocolError& e) {
-    reject_update(m, e.what());
-    return;
-  }
-  double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
-  t0 = clock_.now();
-  aggregator_->accumulate_update(model, static_cast<double>(m.num_samples), info);
-  double fold_ms = ms_since(t0);
-  blobs_[round_].push_back(m.model.key);
-  // The server is the blob's only reader.
-  if (args_.blob_retention_rounds == 0) store_.remove(m.model.key);
-  pending_.erase(m.sender);
-  auto reported = m.metrics;
-  if (reported.contains("system"))  // shown on pages: only known, finite figures
-    reported["system"] = monitor::sanitize_system_metrics(reported["system"]);
-  stats_.silos.push_back({m.sender, data_index_[m.sender], m.num_samples, download_ms, notify_ms,
-                          fold_ms, std::move(reported), ""});
-  round_bytes_down_ += m.model.size;
-  monitoring_->silo_reported(round_, stats_.silos.back(), global_ref_.size + m.model.size);
-  FS_LOG_INFO(log_, "round {}: model from silo {} ({} samples), {} of {} in", round_, m.sender,
-              m.num_samples, selected_.size() - pending_.size(), selected_.size());
+  restart_round_clock();
   maybe_close_round();
 }
 
@@ -281,8 +225,10 @@ void ServerManager::finish_round() {
     FS_LOG_ERROR(log_, "round {}: secure aggregation failed ({}); the global model stays as it was",
                  round_, secure_->failure());
     stats_.aggregate_rejected = true;
-  } else if (secure_ ? secure_->total_weight() > 0 : aggregator_->total_weight() > 0) {
-    auto aggregate = secure_ ? secure_->result() : aggregator_->report();
+  } else if (secure_ ? secure_->total_weight() > 0 : total_weight() > 0) {
+    auto aggregate = secure_  ? secure_->result()
+                     : spool_ ? spool_->report()
+                              : aggregator_->report();
     stats_.aggregation = secure_ ? secure_dp_metrics() : aggregator_->round_metrics();
     try {
       check_finite(aggregate, fmt::format("aggregate of round {}", round_));

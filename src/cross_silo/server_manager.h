@@ -16,6 +16,7 @@
 #include "cross_silo/run_recorder.h"
 #include "cross_silo/secure_round.h"
 #include "cross_silo/server_checkpoint.h"
+#include "cross_silo/update_spool.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/args.h"
 #include "fedsilo/cross_silo.h"
@@ -46,11 +47,12 @@ class ServerManager : public DrivenMachine {
   // the missing silos again (comm_args.round_retries), else tells every silo to stop
   // (ExitCode::kDeadline).
   void on_deadline() override;
-  // After a reconnect, or a quiet spell: sends the current request again (as new messages) to
-  // the silos it still waits for.
-  void resend();
+  // After a reconnect: sends the current request again (as new messages) to the silos it still
+  // waits for. After a quiet spell (`only_quiet`): only to those that have reported no progress
+  // for resend_interval_s; a silo still moving bytes or training is not asked again.
+  void resend(bool only_quiet = false);
   void on_reconnect() override { resend(); }
-  void on_quiet() override { resend(); }
+  void on_quiet() override { resend(true); }
   ExitCode on_signal(int sig) override;
   // Stops the run early: FINISH with status ABORTED to every silo, and exit_code() = `code`.
   void abort(const std::string& why, ExitCode code = ExitCode::kAborted);
@@ -122,9 +124,32 @@ class ServerManager : public DrivenMachine {
   BlobRef global_ref_;
   std::map<int64_t, std::vector<std::string>> blobs_;  // round -> keys still in the store
   StateDict layout_;
+  std::unique_ptr<UpdateSpool> spool_;  // plain FedAvg: folds from disk, not from memory
+  double total_weight() const {
+    return spool_ ? spool_->total_weight() : aggregator_->total_weight();
+  }
   std::unique_ptr<ServerSecureRound> secure_;  // this round's, when enable_sa
   std::map<int64_t, int64_t> data_silo_sizes_;
   Clock::time_point deadline_;
+  // Liveness by progress (server_liveness.cpp): a round waits for each selected silo until
+  // round_timeout_s after the last progress it showed (any message, or an ALIVE whose bytes or
+  // CPU time advanced); a silo past that is stalled, and once every silo still awaited is, the
+  // round's deadline rules apply.
+  struct SiloProgress {
+    Clock::time_point at;     // last progress
+    Clock::time_point heard;  // last message of any kind: it has its request
+    int64_t bytes = -1;
+    double cpu_s = -1;
+  };
+  std::map<int64_t, SiloProgress> progress_;
+  std::set<int64_t> stalled_;
+  Clock::time_point kept_waiting_at_;  // the answered silos last heard the round goes on
+  void note_progress(const comm::Message& m);
+  void restart_round_clock();
+  void refresh_round_deadline();
+  // On the deadline in a round: marks silos that stopped progressing; true when others are
+  // still progressing and the round goes on.
+  bool mark_stalled_silos();
   Clock::time_point run_start_, round_start_;
   RoundStats stats_;
   int64_t round_bytes_down_ = 0;  // silo blobs read this round

@@ -1,14 +1,96 @@
-// What the server checks in a silo's update besides the blob itself: the claims a silo makes
-// about its round (sample count, local steps) stay within what its data allows, so a silo cannot
-// buy itself weight in the aggregate. Also the DP accounting of secure rounds, whose updates the
+// A silo's update arriving at the server, and what the server checks in it: the blob (derived
+// key, size, sha256, layout, finite values), then the claims a silo makes about its round
+// (sample count, local steps), which stay within what its data allows, so a silo cannot buy
+// itself weight in the aggregate. Also the DP accounting of secure rounds, whose updates the
 // server never sees.
 #include "core/log.h"
+#include "cross_silo/blob_keys.h"
+#include "cross_silo/model_exchange.h"
 #include "cross_silo/server_manager.h"
 #include "fedsilo/error.h"
 #include "ml/dp_mechanism.h"
+#include "ml/model_blob.h"
+#include "monitor/system_metrics.h"
 
 namespace fedsilo::cross_silo {
 using comm::Message;
+
+void ServerManager::on_model(const Message& m) {
+  if (state_ != State::kTraining || m.round != round_) {
+    FS_LOG_WARN(log_, "dropping SEND_MODEL {} from silo {} for round {}: the server is {}", m.id,
+                m.sender, m.round,
+                state_ == State::kTraining ? fmt::format("in round {}", round_) : "not training");
+    return;
+  }
+  if (!pending_.count(m.sender)) {
+    FS_LOG_WARN(log_, "dropping SEND_MODEL {} from silo {} for round {}: {}", m.id, m.sender,
+                m.round,
+                data_index_.count(m.sender) ? "already received (duplicate)"
+                                            : "the silo was not selected this round");
+    return;
+  }
+  // The key is derived, never taken from the message: a forged key could name any object.
+  auto key = silo_blob_key(args_.run_id, m.sender, m.round);
+  if (m.model.key != key) {
+    FS_LOG_WARN(log_,
+                "dropping SEND_MODEL {} from silo {}: it names blob {}, silo {}'s blob for "
+                "round {} is {}",
+                m.id, m.sender, m.model.key, m.sender, m.round, key);
+    return;
+  }
+  std::string what = fmt::format("model from silo {} for round {}", m.sender, m.round);
+  auto t0 = clock_.now();
+  StateDict model;
+  std::string nonfinite;
+  try {
+    if (spool_) {
+      nonfinite = spool_->receive(store_, m.model, m.sender, what);
+    } else {
+      model = get_model(store_, m.model, layout_, what);
+    }
+  } catch (const Error& e) {
+    FS_LOG_ERROR(log_, "rejecting SEND_MODEL {}: {}; still waiting for a valid model from silo {}",
+                 m.id, e.what(), m.sender);
+    return;
+  }
+  double download_ms = ms_since(t0);
+  // The blob is the one silo k announced (size and sha256 match): a bad update is silo k's, so
+  // the round goes on without it rather than waiting for a better one.
+  UpdateInfo info{m.sender, 0};
+  try {
+    if (!nonfinite.empty())
+      throw ProtocolError(what + ": tensor " + nonfinite + " has NaN or infinite values");
+    if (!spool_) check_finite(model, what);
+    check_sample_count(m.sender, m.num_samples);
+    info.local_steps = checked_local_steps(m);
+  } catch (const ProtocolError& e) {
+    if (spool_) spool_->discard(m.sender);
+    reject_update(m, e.what());
+    return;
+  }
+  double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
+  t0 = clock_.now();
+  if (spool_) {
+    spool_->accept(m.sender, static_cast<double>(m.num_samples));
+  } else {
+    aggregator_->accumulate_update(model, static_cast<double>(m.num_samples), info);
+  }
+  double fold_ms = ms_since(t0);
+  blobs_[round_].push_back(m.model.key);
+  // The server is the blob's only reader.
+  if (args_.blob_retention_rounds == 0) store_.remove(m.model.key);
+  pending_.erase(m.sender);
+  auto reported = m.metrics;
+  if (reported.contains("system"))  // shown on pages: only known, finite figures
+    reported["system"] = monitor::sanitize_system_metrics(reported["system"]);
+  stats_.silos.push_back({m.sender, data_index_[m.sender], m.num_samples, download_ms, notify_ms,
+                          fold_ms, std::move(reported), ""});
+  round_bytes_down_ += m.model.size;
+  monitoring_->silo_reported(round_, stats_.silos.back(), global_ref_.size + m.model.size);
+  FS_LOG_INFO(log_, "round {}: model from silo {} ({} samples), {} of {} in", round_, m.sender,
+              m.num_samples, selected_.size() - pending_.size(), selected_.size());
+  maybe_close_round();
+}
 
 int64_t ServerManager::checked_local_steps(const Message& m) const {
   auto it = m.metrics.find("local_steps");

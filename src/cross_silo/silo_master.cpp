@@ -13,6 +13,14 @@
 #include "ml/model_blob.h"
 
 namespace fedsilo::cross_silo {
+namespace {
+// Three heartbeats per resend interval: the server hears a busy silo well before it would ask
+// again.
+std::chrono::milliseconds heartbeat_interval(const Args& a) {
+  return std::max(std::chrono::milliseconds(50),
+                  std::chrono::milliseconds(static_cast<int64_t>(a.resend_interval_s * 1000 / 3)));
+}
+}  // namespace
 using comm::Message;
 using comm::MsgType;
 
@@ -26,10 +34,11 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
       dataset_(dataset),
       transport_(transport),
       store_(store),
+      heartbeat_(transport, heartbeat_interval(args), [this] { return store_.bytes_moved(); }),
       on_round_(std::move(on_round)),
       clock_(clock),
       log_(logging::role_logger("Client", silo_id)) {
-  layout_ = clone_state(state_of(model_.module()));
+  layout_ = layout_of(state_of(model_.module()));
   if (args_.enable_sa) secure_params(args_);  // a bad prime stops the run before it starts
   std::random_device rd;
   nonce_ = fmt::format("{:08x}", rd());
@@ -233,24 +242,28 @@ void SiloMaster::on_train(const Message& m) {
     return;
   }
   FS_LOG_INFO(log_, "#######training########### round_id = {}", m.round);
+  auto alive = make(MsgType::kClientStatus);
+  alive.status = "ALIVE";
+  alive.round = m.round;
+  BusySpell busy(heartbeat_, alive);  // until the model is sent or the round is given up
   auto t0 = clock_.now();
-  FetchedModel global;
+  StateDict start;
   try {
     auto what = fmt::format("global model for round {}", m.round);
-    global = fetch_model(store_, m.model, layout_, what);
-    check_finite(global.state, what);
+    auto global = get_model(store_, m.model, layout_, what);
+    check_finite(global, what);
+    load_state(model_.module(), global, "global model");
+    // Rules that upload a difference keep the start; the rest drop the copy before training.
+    if (keeps_global_for_upload()) start = std::move(global);
   } catch (const Error& e) {
     FS_LOG_ERROR(log_, "rejecting {} {}: {}", to_string(m.type), m.id, e.what());
     return;
   }
-  load_state(model_.module(), global.state, "global model");
   double download_ms = ms_since(t0);
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   last_round_ = m.round;
   if (last_train_ms_ < 0 || last_train_ms_ >= kProgressWorthMs) send_progress("TRAINING", m.round);
-  if (on_round_) on_round_(m.round, m.data_silo_index, global.bytes);
-  StateDict start = keeps_global_for_upload() ? clone_state(global.state) : StateDict{};
-  global = FetchedModel{};  // the blob's bytes are not needed while training
+  if (on_round_) on_round_(m.round, m.data_silo_index, state_of(model_.module()));
   if (args_.enable_sa) {
     // Keys first, so the server can gather everyone's while this silo trains.
     secure_ = std::make_unique<SiloSecureRound>(args_, id_, m.round);

@@ -8,11 +8,13 @@
 #include <memory>
 #include <optional>
 
+#include "comm/counting_store.h"
 #include "comm/object_store.h"
 #include "comm/transport.h"
 #include "core/clock.h"
 #include "cross_silo/driver_loop.h"
 #include "cross_silo/secure_round.h"
+#include "cross_silo/silo_heartbeat.h"
 #include "fedsilo/args.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/model.h"
@@ -23,10 +25,11 @@
 
 namespace fedsilo::cross_silo {
 
-// Called before local training with the round, the data silo index and the global model's
-// verified blob, so a hierarchical silo can hand all three to its workers.
+// Called before local training with the round, the data silo index and the global model
+// (verified, and loaded: references to the master's own tensors), so a hierarchical silo can
+// hand all three to its workers.
 using RoundStart =
-    std::function<void(int64_t round, int64_t data_silo_index, const std::string& model_blob)>;
+    std::function<void(int64_t round, int64_t data_silo_index, const StateDict& global)>;
 
 class SiloMaster : public DrivenMachine {
  public:
@@ -83,7 +86,8 @@ class SiloMaster : public DrivenMachine {
   Trainer& trainer_;
   const FederatedDataset& dataset_;
   comm::Transport& transport_;
-  comm::ObjectStore& store_;
+  comm::CountingStore store_;  // counts the bytes the heartbeat reports as progress
+  SiloHeartbeat heartbeat_;
   RoundStart on_round_;
   bool attacker_ = false;                       // attack_args chose this silo
   std::unique_ptr<dp::NoiseSource> ldp_noise_;  // dp_args ldp

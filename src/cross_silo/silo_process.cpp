@@ -55,11 +55,10 @@ ExitCode run_silo_master(const Args& args, const FederatedDataset& dataset, Mode
   std::unique_ptr<silo::DdpGradientSync> ddp;
   if (group) ddp = std::make_unique<silo::DdpGradientSync>(*group);
   auto trainer = make_trainer(args, ddp.get());
-  int64_t layout_bytes = encoded_model_size(state_of(model.module()));
   cross_silo::RoundStart hand_out = nullptr;
   if (group) {
-    hand_out = [&](int64_t round, int64_t data_index, const std::string& blob) {
-      silo::send_order(*group, {silo::SiloCommand::kTrain, round, data_index}, blob, layout_bytes);
+    hand_out = [&](int64_t round, int64_t data_index, const StateDict& global) {
+      silo::send_order(*group, {silo::SiloCommand::kTrain, round, data_index}, global);
       FS_LOG_INFO(log, "round number {} broadcast to the {} trainers of silo {}", round,
                   group->world_size(), id);
     };
@@ -80,7 +79,7 @@ ExitCode run_silo_master(const Args& args, const FederatedDataset& dataset, Mode
   if (group) {
     auto command =
         code == ExitCode::kCompleted ? silo::SiloCommand::kFinish : silo::SiloCommand::kAbort;
-    silo::send_order(*group, {command}, "", layout_bytes);
+    silo::send_order(*group, {command}, layout_of(state_of(master.model().module())));
   }
   if (!transport->flush(kFlushTimeout))
     FS_LOG_WARN(log, "the transport did not deliver the last messages in time");

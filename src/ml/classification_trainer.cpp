@@ -16,6 +16,14 @@ torch::Device device_of(const torch::nn::Module& module) {
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 }
 
+// Batches go to the model's device and, for a bfloat16 or float16 model, its dtype.
+torch::TensorOptions input_options_of(const torch::nn::Module& module) {
+  auto params = module.parameters();
+  auto o = torch::TensorOptions().device(device_of(module)).dtype(torch::kFloat32);
+  if (!params.empty() && params.front().is_floating_point()) o = o.dtype(params.front().dtype());
+  return o;
+}
+
 torch::Tensor epoch_order(int64_t n, uint64_t seed) {
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -53,6 +61,7 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
   auto& module = model.module();
   module.train();
   auto device = device_of(module);
+  auto input = input_options_of(module);
   auto optimizer =
       registry::client_optimizers().get(args_.client_optimizer)(args_, module.parameters());
   // FedProx (Li et al. 2020): the local objective adds (mu / 2) |w - w_global|^2, whose
@@ -80,7 +89,7 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
       int64_t n = idx.size(0);
       optimizer->zero_grad();
       if (n > 0) {
-        auto x = data::to_model_input(data.x.index_select(0, idx)).to(device);
+        auto x = data::to_model_input(data.x.index_select(0, idx)).to(input);
         auto y = data.y.index_select(0, idx).to(device);
         auto out = model.forward(x);
         // A sum, not a mean: the step's mean is taken over the whole silo's batch below.
@@ -120,6 +129,7 @@ EvalResult evaluate(Model& model, const TensorData& data, int64_t batch_size) {
   EvalResult r;
   auto& module = model.module();
   auto device = device_of(module);
+  auto input = input_options_of(module);
   bool was_training = module.is_training();
   module.eval();
   torch::NoGradGuard no_grad;
@@ -127,7 +137,7 @@ EvalResult evaluate(Model& model, const TensorData& data, int64_t batch_size) {
   int64_t correct = 0;
   for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
     int64_t end = std::min(data.size(), begin + batch_size);
-    auto x = data::to_model_input(data.x.slice(0, begin, end)).to(device);
+    auto x = data::to_model_input(data.x.slice(0, begin, end)).to(input);
     auto y = data.y.slice(0, begin, end).to(device);
     auto out = model.forward(x);
     loss_sum += torch::nn::functional::cross_entropy(

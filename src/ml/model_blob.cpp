@@ -4,6 +4,7 @@
 
 #include "core/sha256.h"
 #include "fedsilo/error.h"
+#include "ml/model_blob_reader.h"
 #include "ml/safetensors.h"
 
 namespace fedsilo {
@@ -27,10 +28,21 @@ int64_t max_blob_size(const StateDict& layout) {
   return encoded_model_size(layout) + kHeaderSlack;
 }
 
+std::string write_model(const StateDict& state, const ByteSink& out) {
+  Sha256 sha;
+  safetensors_write(state, blob_metadata(), [&](const char* p, size_t n) {
+    sha.update(p, n);
+    out(p, n);
+  });
+  return sha.hex();
+}
+
 void check_finite(const StateDict& state, const std::string& what) {
   for (const auto& [name, t] : state) {
     if (!t.is_floating_point()) continue;
-    if (!torch::isfinite(t).all().item<bool>())
+    // Bit tests on the tensor's own memory: no temporary the size of the model.
+    auto c = t.detach().to(torch::kCPU).contiguous();
+    if (!all_finite(c.data_ptr(), c.numel() * c.element_size(), c.scalar_type()))
       throw ProtocolError(what + ": tensor " + name + " has NaN or infinite values");
   }
 }

@@ -5,12 +5,15 @@
 #include <string>
 
 #include "core/blob_ref.h"
+#include "core/byte_stream.h"
 #include "fedsilo/state_dict.h"
 
 namespace fedsilo {
 
 // The safetensors bytes of `state` as every fedsilo party writes them.
 std::string encode_model(const StateDict& state);
+// The same bytes, written into `out` from the tensors' own memory; returns their sha256.
+std::string write_model(const StateDict& state, const ByteSink& out);
 // Their size, without encoding: a layout always encodes to the same number of bytes.
 int64_t encoded_model_size(const StateDict& layout);
 

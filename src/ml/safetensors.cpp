@@ -30,8 +30,6 @@ const char* dtype_name(torch::ScalarType t) {
   throw Error(std::string("safetensors: dtype ") + c10::toString(t) + " cannot be stored");
 }
 
-constexpr uint64_t kMaxHeader = 100 * 1024 * 1024;
-
 // The padded JSON header and the size of the data that follows it.
 std::pair<std::string, uint64_t> header_of(const StateDict& state,
                                            const std::map<std::string, std::string>& metadata) {
@@ -58,45 +56,36 @@ int64_t safetensors_encoded_size(const StateDict& state,
   return static_cast<int64_t>(8 + h.size() + data);
 }
 
-std::string safetensors_encode(const StateDict& state,
-                               const std::map<std::string, std::string>& metadata) {
+void safetensors_write(const StateDict& state, const std::map<std::string, std::string>& metadata,
+                       const ByteSink& out) {
   auto [h, offset] = header_of(state, metadata);
-  std::string out(8 + h.size() + offset, '\0');
+  char len[8];
   uint64_t n = h.size();
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  std::memcpy(&out[8], h.data(), h.size());
-  char* p = &out[8 + h.size()];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  out(len, 8);
+  out(h.data(), h.size());
   for (const auto& [name, t] : state) {
+    // No copy for a CPU tensor that is contiguous already (a module's parameters are).
     auto c = t.detach().to(torch::kCPU).contiguous();
     size_t bytes = c.numel() * c.element_size();
-    if (bytes) std::memcpy(p, c.data_ptr(), bytes);
-    p += bytes;
+    if (bytes) out(static_cast<const char*>(c.data_ptr()), bytes);
   }
+}
+
+std::string safetensors_encode(const StateDict& state,
+                               const std::map<std::string, std::string>& metadata) {
+  std::string out;
+  out.reserve(static_cast<size_t>(safetensors_encoded_size(state, metadata)));
+  safetensors_write(state, metadata, [&](const char* p, size_t n) { out.append(p, n); });
   return out;
 }
 
-StateDict safetensors_decode(const std::string& bytes,
-                             std::map<std::string, std::string>* metadata) {
+std::vector<SafetensorsEntry> safetensors_parse_header(
+    const char* text, size_t n, uint64_t data_size, std::map<std::string, std::string>* metadata) {
   auto fail = [](const std::string& why) { throw ProtocolError("safetensors: " + why); };
-  if (bytes.size() < 8)
-    fail("blob of " + std::to_string(bytes.size()) +
-         " bytes is shorter than the 8-byte header length");
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  if (n > kMaxHeader || n > bytes.size() - 8)
-    fail("header length " + std::to_string(n) + " does not fit the blob");
-  json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + n, nullptr, false);
+  json header = json::parse(text, text + n, nullptr, false);
   if (header.is_discarded() || !header.is_object()) fail("header is not a JSON object");
-  uint64_t data_size = bytes.size() - 8 - n;
-  const char* base = bytes.data() + 8 + n;
-
-  struct Entry {
-    std::string name;
-    torch::ScalarType type;
-    std::vector<int64_t> shape;
-    uint64_t begin, end;
-  };
-  std::vector<Entry> entries;
+  std::vector<SafetensorsEntry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it->is_object()) fail("__metadata__ must be an object of strings");
@@ -113,7 +102,7 @@ StateDict safetensors_decode(const std::string& bytes,
         !e["data_offsets"].is_array() || e["data_offsets"].size() != 2) {
       fail("tensor " + name + ": needs dtype, shape and data_offsets [begin, end]");
     }
-    Entry en{name, torch::kFloat32, {}, 0, 0};
+    SafetensorsEntry en{name, torch::kFloat32, {}, 0, 0};
     bool known = false;
     for (const auto& d : kDTypes) {
       if (e["dtype"] == d.name) {
@@ -150,7 +139,7 @@ StateDict safetensors_decode(const std::string& bytes,
     entries.push_back(std::move(en));
   }
   std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+            [](const SafetensorsEntry& a, const SafetensorsEntry& b) { return a.begin < b.begin; });
   uint64_t cursor = 0;
   for (const auto& en : entries) {
     if (en.begin != cursor)
@@ -159,6 +148,27 @@ StateDict safetensors_decode(const std::string& bytes,
   }
   if (cursor != data_size)
     fail(std::to_string(data_size - cursor) + " data bytes belong to no tensor");
+  return entries;
+}
+
+uint64_t safetensors_header_length(const char* first8) {
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<unsigned char>(first8[i])) << (8 * i);
+  return n;
+}
+
+StateDict safetensors_decode(const std::string& bytes,
+                             std::map<std::string, std::string>* metadata) {
+  auto fail = [](const std::string& why) { throw ProtocolError("safetensors: " + why); };
+  if (bytes.size() < 8)
+    fail("blob of " + std::to_string(bytes.size()) +
+         " bytes is shorter than the 8-byte header length");
+  uint64_t n = safetensors_header_length(bytes.data());
+  if (n > kSafetensorsMaxHeader || n > bytes.size() - 8)
+    fail("header length " + std::to_string(n) + " does not fit the blob");
+  uint64_t data_size = bytes.size() - 8 - n;
+  const char* base = bytes.data() + 8 + n;
+  auto entries = safetensors_parse_header(bytes.data() + 8, n, data_size, metadata);
 
   StateDict out;
   for (const auto& en : entries) {

@@ -22,6 +22,14 @@ StateDict clone_state(const StateDict& state) {
   return out;
 }
 
+StateDict layout_of(const StateDict& state) {
+  StateDict out;
+  out.reserve(state.size());
+  for (const auto& [name, t] : state)
+    out.emplace_back(name, torch::empty(t.sizes(), t.options().device(torch::kMeta)));
+  return out;
+}
+
 void check_same_layout(const StateDict& expected, const StateDict& got, const std::string& what) {
   auto shape = [](const torch::Tensor& t) { return c10::str(t.sizes()); };
   for (size_t i = 0; i < std::max(expected.size(), got.size()); ++i) {

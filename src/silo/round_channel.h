@@ -1,12 +1,14 @@
 #pragma once
 // Inside a silo, the master tells its workers what to do next over the process group: train
-// round r on data silo d starting from this global model, or finish, or abort. The model goes
-// as the very safetensors bytes the master fetched and verified (no re-encoding), and a worker
-// checks names, dtypes and shapes exactly as for a blob.
+// round r on data silo d starting from this global model, or finish, or abort. The model goes as
+// its tensors' raw bytes in chunks of at most kOrderChunkBytes, from the master's tensors into
+// the workers' (no blob, no copy of the model on either side); every rank knows the byte count
+// from its own layout, and a worker whose layout disagrees is told so before any byte lands.
 #include <cstdint>
 #include <string>
 
 #include "fedsilo/model.h"
+#include "fedsilo/state_dict.h"
 #include "silo/process_group.h"
 
 namespace fedsilo::silo {
@@ -19,14 +21,13 @@ struct SiloOrder {
   int64_t data_silo_index = -1;
 };
 
-// Master (rank 0): sends the order, and for kTrain `model_bytes`, the global model as a blob
-// (encode_model's bytes; its size must be encoded_model_size of the layout, which every rank
-// computes on its own). `layout_bytes` is that size.
-void send_order(SiloGroup& group, const SiloOrder& order, const std::string& model_bytes,
-                int64_t layout_bytes);
+constexpr int64_t kOrderChunkBytes = 16ll << 20;
 
-// Worker: waits for the next order (up to the group's op timeout) and for kTrain loads the
-// state into `module`.
+// Master (rank 0): sends the order, and for kTrain the model `state` (ignored otherwise).
+void send_order(SiloGroup& group, const SiloOrder& order, const StateDict& state);
+
+// Worker: waits for the next order (up to the group's op timeout) and for kTrain writes the
+// model into `module`'s own tensors.
 SiloOrder receive_order(SiloGroup& group, torch::nn::Module& module);
 
 }  // namespace fedsilo::silo

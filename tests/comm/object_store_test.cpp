@@ -24,6 +24,23 @@ void check_contract(ObjectStore& store) {
     EXPECT_THROW(store.remove(bad), Error) << bad;
   }
   EXPECT_NO_THROW(store.put("a/..b/c..d", "ok")) << "dots inside a name are fine";
+
+  // Streams: what a producer writes in pieces comes back in order; a producer that writes
+  // other than the size it announced stores nothing; a read stops at max_bytes.
+  std::string big(3 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
+  store.put_stream("s/big.bin", static_cast<int64_t>(big.size()), [&](const ByteSink& out) {
+    for (size_t off = 0; off < big.size(); off += 100000)
+      out(big.data() + off, std::min<size_t>(100000, big.size() - off));
+  });
+  std::string back;
+  store.get_stream("s/big.bin", kNoSizeLimit, [&](const char* p, size_t n) { back.append(p, n); });
+  EXPECT_EQ(back, big);
+  EXPECT_THROW(store.put_stream("s/short.bin", 10, [](const ByteSink& out) { out("abc", 3); }),
+               StoreError);
+  EXPECT_THROW(store.get("s/short.bin"), NotFoundError);
+  EXPECT_THROW(store.get_stream("s/big.bin", 1000, [](const char*, size_t) {}), TooLargeError);
+  EXPECT_THROW(store.get_stream("s/none.bin", 1000, [](const char*, size_t) {}), NotFoundError);
 }
 
 }  // namespace

@@ -82,3 +82,41 @@ TEST(S3Store, UnreachableEndpointNamesIt) {
     EXPECT_NE(std::string(e.what()).find(o.endpoint), std::string::npos) << e.what();
   }
 }
+
+// A model larger than a part streams up part by part (one part buffer, never the blob) and
+// streams down into fresh tensors; a truncated or altered copy is refused by size or sha256.
+TEST(S3Store, ModelsLargerThanAPartStreamUpInPartsAndAreVerifiedOnTheWayDown) {
+  testutil::S3Server s3;
+  auto o = options_for(s3);
+  o.multipart_threshold = 6 << 20;
+  o.part_size = 5 << 20;
+  S3Store store(o);
+  StateDict model = {{"a.weight", torch::randn({1000, 3000})},  // 12 MB: three parts
+                     {"a.bias", torch::randn({1000})},
+                     {"steps", torch::tensor({int64_t{42}})}};
+  auto ref = put_model(store, "fedsilo/r/big.safetensors", model);
+  EXPECT_EQ(store.stats().parts, 3);
+  EXPECT_LE(store.stats().peak_part_buffer, o.part_size);
+  auto back = get_model(store, ref, model, "model from silo 1");
+  for (size_t i = 0; i < model.size(); ++i)
+    EXPECT_TRUE(torch::equal(back[i].second, model[i].second)) << model[i].first;
+
+  std::string bytes = store.get(ref.key);
+  store.put(ref.key, bytes.substr(0, bytes.size() - 1000));
+  try {
+    get_model(store, ref, model, "model from silo 1");
+    FAIL() << "a truncated blob was accepted";
+  } catch (const ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("the message says " + std::to_string(ref.size)),
+              std::string::npos)
+        << e.what();
+  }
+  bytes[bytes.size() / 2] ^= 1;
+  store.put(ref.key, bytes);
+  try {
+    get_model(store, ref, model, "model from silo 1");
+    FAIL() << "an altered blob was accepted";
+  } catch (const ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("sha256"), std::string::npos) << e.what();
+  }
+}

@@ -375,3 +375,59 @@ TEST(ServerResume, TheAggregationRulesStateIsSavedAndRestored) {
   f.start_all_online();
   EXPECT_EQ(counting->rounds, 2) << "round 0 restored from the checkpoint, then round 1 started";
 }
+
+namespace {
+Message alive(Federation& f, int64_t k, int64_t round, int64_t bytes, double cpu_s) {
+  auto m = f.from(k, MsgType::kClientStatus, round);
+  m.status = "ALIVE";
+  m.metrics = {{"bytes_moved", bytes}, {"cpu_s", cpu_s}};
+  return m;
+}
+}  // namespace
+
+// A silo that is still moving a large model (its heartbeat's byte count advances) is waited
+// for far beyond round_timeout_s, and a quiet spell does not make the server ask it again.
+TEST(ServerLiveness, ASiloThatKeepsMakingProgressIsWaitedForAndNotAskedAgain) {
+  Federation f({"train_args.min_clients_per_round=2"});
+  auto req = f.start_all_online();
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  for (int beat = 1; beat <= 10; ++beat) {  // 400 s: four times round_timeout_s
+    f.clock.advance(std::chrono::seconds(40));
+    ASSERT_LT(f.clock.now(), f.server->deadline()) << "beat " << beat;
+    f.server->handle(alive(f, 3, 0, beat * 1000000, 0.5));
+    f.server->on_quiet();
+    EXPECT_FALSE(f.last_request(3)) << "a busy silo was asked again at beat " << beat;
+  }
+  f.server->handle(f.answer(3, req[3], 1.0f));
+  auto line = f.metrics().at(0);
+  EXPECT_EQ(line["silos"].size(), 3u) << line.dump();
+  EXPECT_TRUE(line["dropped"].empty()) << line.dump();
+  EXPECT_EQ(f.last_request(1).value().round, 1);
+}
+
+// A silo whose heartbeats go on but show nothing advancing (a hung process whose network thread
+// lives) is dropped round_timeout_s after its last progress; a silent one is asked again after
+// resend_interval_s of quiet.
+TEST(ServerLiveness, ASiloThatStopsMakingProgressIsDroppedWithinTheTimeout) {
+  Federation f({"train_args.min_clients_per_round=2"});
+  auto req = f.start_all_online();
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.clock.advance(std::chrono::seconds(10));
+  f.server->handle(alive(f, 3, 0, 5000, 1.0));  // progress at t = 10 s
+  auto stalled_at = f.clock.now();
+  for (int beat = 0; beat < 3; ++beat) {
+    f.clock.advance(std::chrono::seconds(20));
+    f.server->handle(alive(f, 3, 0, 5000, 1.0));  // the same figures: no progress
+  }
+  f.server->on_quiet();
+  EXPECT_TRUE(f.last_request(2)) << "silo 2 has been silent for longer than resend_interval_s";
+  EXPECT_FALSE(f.last_request(3)) << "silo 3 was heard from within resend_interval_s";
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  EXPECT_EQ(f.server->deadline(), stalled_at + seconds_to_duration(100));
+  f.pass_deadline();
+  auto line = f.metrics().at(0);
+  ASSERT_EQ(line["dropped"].size(), 1u) << line.dump();
+  EXPECT_EQ(line["dropped"][0]["silo"], 3);
+  EXPECT_EQ(f.last_request(1).value().round, 1);
+}

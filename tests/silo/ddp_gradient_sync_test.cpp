@@ -99,10 +99,40 @@ TEST(DdpGradientSync, MasterHandsOutRoundsAndModels) {
     torch::NoGradGuard g;
     state_of(m.module())[0].second.fill_(1.0f);
   }
-  auto layout = state_of(m.module());
-  int64_t size = encoded_model_size(layout);
-  silo::send_order(*group, {silo::SiloCommand::kTrain, 7, 42}, encode_model(layout), size);
-  silo::send_order(*group, {silo::SiloCommand::kFinish}, "", size);
+  auto state = state_of(m.module());
+  silo::send_order(*group, {silo::SiloCommand::kTrain, 7, 42}, state);
+  silo::send_order(*group, {silo::SiloCommand::kFinish}, state);
+  worker.join();
+}
+
+// A model larger than one chunk, with tensors that straddle chunk boundaries, arrives whole
+// and in place: the worker's own parameters hold the master's values afterwards.
+TEST(DdpGradientSync, ALargeModelGoesInChunksIntoTheWorkersTensors) {
+  struct Big : torch::nn::Module {
+    Big() {
+      a = register_module("a", torch::nn::Linear(1500, 2049));  // about 12.3 MB
+      b = register_module("b", torch::nn::Linear(1500, 1001));  // about 6 MB: crosses 16 MiB
+    }
+    torch::nn::Linear a{nullptr}, b{nullptr};
+  };
+  ASSERT_GT((3075549 + 1502501) * 4, silo::kOrderChunkBytes);
+  int port = free_loopback_port();
+  auto master_model = std::make_shared<Big>();
+  std::thread worker([&] {
+    auto group = silo::SiloGroup::connect(group_options(port, 1, 2));
+    auto mine = std::make_shared<Big>();
+    auto before = state_of(*mine)[0].second.data_ptr();
+    auto order = silo::receive_order(*group, *mine);
+    EXPECT_EQ(order.command, silo::SiloCommand::kTrain);
+    auto theirs = state_of(*master_model), got = state_of(*mine);
+    EXPECT_EQ(got[0].second.data_ptr(), before) << "the model must land in the worker's tensors";
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_TRUE(torch::equal(got[i].second, theirs[i].second)) << got[i].first;
+    EXPECT_EQ(silo::receive_order(*group, *mine).command, silo::SiloCommand::kAbort);
+  });
+  auto group = silo::SiloGroup::connect(group_options(port, 0, 2));
+  silo::send_order(*group, {silo::SiloCommand::kTrain, 0, 0}, state_of(*master_model));
+  silo::send_order(*group, {silo::SiloCommand::kAbort}, state_of(*master_model));
   worker.join();
 }
 

@@ -1,3 +1,6 @@
+// S3 over libcurl; long because one client holds the whole REST dialect it needs, around one
+// reused handle: SigV4 requests with retries, streamed bodies both ways, multipart uploads,
+// listing and the XML of answers and errors; split, each part would need the others' internals.
 #include "comm/s3_store.h"
 
 #include <spdlog/spdlog.h>

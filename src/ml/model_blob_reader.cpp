@@ -86,10 +86,14 @@ void ModelBlobReader::take_header() {
     auto it = index.find(e.name);
     if (it == index.end()) throw ProtocolError(what_ + " has unexpected tensor " + e.name);
     const auto& want = expected_[it->second].second;
-    if (e.type != want.scalar_type() || e.shape != want.sizes().vec()) {
-      throw ProtocolError(what_ + ": tensor " + e.name + " is " + c10::toString(e.type) +
+    if (e.type != want.scalar_type()) {
+      throw ProtocolError(what_ + ": tensor " + e.name + " has dtype " + c10::toString(e.type) +
+                          ", expected " + c10::toString(want.scalar_type()));
+    }
+    if (e.shape != want.sizes().vec()) {
+      throw ProtocolError(what_ + ": tensor " + e.name + " has shape " +
                           c10::str(c10::IntArrayRef(e.shape)) + ", expected " +
-                          c10::toString(want.scalar_type()) + c10::str(want.sizes()));
+                          c10::str(want.sizes()));
     }
     seen[it->second] = true;
     offsets_[it->second] = header_end_ + e.begin;

@@ -4,7 +4,10 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
+
 #include "fedsilo/fedsilo.h"
+#include "ml/safetensors.h"
 #include "test_util.h"
 
 using namespace fedsilo;
@@ -129,4 +132,35 @@ TEST(Extension, AnOptimizerWithoutItsOwnTrainerTrainsLikeFedAvg) {
   ASSERT_TRUE(t);
   Args a;
   EXPECT_NE(dynamic_cast<ClassificationTrainer*>(t(a, nullptr).get()), nullptr);
+}
+
+// A bfloat16 model trains, travels and aggregates in its own dtype: its blobs are half the
+// size of the float32 model's, and the final model is bfloat16, finite and trained.
+TEST(Extension, ABfloat16ModelTrainsAndAggregatesInItsOwnDtype) {
+  testutil::TempDir dir;
+  testutil::make_synthetic_mnist(dir.path(), 300, 60);
+  auto final_of = [&](torch::ScalarType dtype, const std::string& run) {
+    auto args = testutil::small_args(dir.path(), dir / ("log-" + run));
+    auto [dataset, classes] = data::load_cross_silo(args);
+    int64_t c = classes;
+    auto summary = simulate(args, dataset, [&] {
+      torch::manual_seed(args.random_seed);
+      TinyMlp m(28 * 28, c);
+      m->to(dtype);
+      return Model(m);
+    });
+    auto path = summary.output_dir + "/final_model.safetensors";
+    return std::make_pair(safetensors_decode(testutil::read_file(path)),
+                          std::filesystem::file_size(path));
+  };
+  auto [f32, f32_bytes] = final_of(torch::kFloat32, "f32");
+  auto [bf16, bf16_bytes] = final_of(torch::kBFloat16, "bf16");
+  for (size_t i = 0; i < bf16.size(); ++i) {
+    EXPECT_EQ(bf16[i].second.scalar_type(), torch::kBFloat16) << bf16[i].first;
+    EXPECT_TRUE(torch::isfinite(bf16[i].second.to(torch::kFloat32)).all().item<bool>());
+    // Trained like the float32 model, to bfloat16's precision.
+    EXPECT_TRUE(torch::allclose(bf16[i].second.to(torch::kFloat32), f32[i].second, 0.05, 0.05))
+        << bf16[i].first;
+  }
+  EXPECT_LT(bf16_bytes, f32_bytes * 0.55) << "a bfloat16 blob is about half the size";
 }

@@ -19,9 +19,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "comm/object_store.h"
 #include "core/sha256.h"
 #include "core/subprocess.h"
+#include "cross_silo/model_exchange.h"
+#include "cross_silo/update_spool.h"
 #include "fedsilo/fedsilo.h"
+#include "ml/model_blob.h"
 
 namespace fs = std::filesystem;
 using namespace fedsilo;
@@ -42,7 +46,7 @@ struct BigModelImpl : torch::nn::Module {
   BigModelImpl(int64_t layers, torch::ScalarType dtype) {
     torch::NoGradGuard no_grad;
     for (int64_t i = 0; i < layers; ++i) {
-      register_parameter(fmt::format("layer{}.weight", i),
+      register_parameter(fmt::format("layer{}_weight", i),
                          torch::empty({kWidth, kWidth}, dtype).uniform_(-0.01, 0.01));
     }
   }
@@ -135,19 +139,65 @@ double hop_floor_s(const fs::path& dir, int64_t bytes) {
   return s;
 }
 
+// The same steps in one process, one at a time, on an idle machine: where a round's time goes
+// when nothing else competes for the cores and the disk.
+void stages(int64_t layers, const std::string& dtype, const fs::path& dir) {
+  torch::manual_seed(1);
+  BigModel model(layers, dtype_of(dtype));
+  auto state = state_of(*model);
+  comm::DirectoryStore store((dir / "stages").string());
+  auto time = [](const char* what, auto&& f) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    fmt::print("  {:<44} {:>8.2f} s\n", what, seconds_since(t0));
+  };
+  BlobRef ref;
+  fmt::print("stages, in one process:\n");
+  time("encode + write + sha256 (put_model)",
+       [&] { ref = cross_silo::put_model(store, "m", state); });
+  StateDict got;
+  time("read + verify into fresh tensors (get_model)",
+       [&] { got = cross_silo::get_model(store, ref, layout_of(state), "bench"); });
+  time("check_finite", [&] { check_finite(got, "bench"); });
+  time("load_state", [&] { load_state(*model, got, "bench"); });
+  got.clear();
+  cross_silo::UpdateSpool spool((dir / "spool").string());
+  spool.reset(state);
+  time("read + verify + spool, 2 silos", [&] {
+    for (int64_t silo : {1, 2}) {
+      spool.receive(store, ref, silo, "bench");
+      spool.accept(silo, 1.0);
+    }
+  });
+  time("fold 2 spooled updates (report)", [&] { got = spool.report(); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* role = std::getenv("FEDSILO_BENCH_ROLE")) return run_role(argc, argv, role);
+  if (const char* role = std::getenv("FEDSILO_BENCH_ROLE")) {
+    try {
+      return run_role(argc, argv, role);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "bench_large_model {}: {}\n", role, e.what());
+      return 2;
+    }
+  }
   int64_t params = argc > 1 ? std::atoll(argv[1]) : 134217728;
   std::string dtype = argc > 2 ? argv[2] : "f32";
   std::string store = argc > 3 ? argv[3] : "dir";
   int rounds = argc > 4 ? std::atoi(argv[4]) : 3;
+  bool only_stages = argc > 5 && std::string(argv[5]) == "stages";
   int64_t layers = std::max<int64_t>(1, (params + kWidth * kWidth / 2) / (kWidth * kWidth));
   int64_t model_bytes =
       layers * kWidth * kWidth * static_cast<int64_t>(c10::elementSize(dtype_of(dtype)));
   fs::path dir = fs::temp_directory_path() / fmt::format("fedsilo-large-{}", ::getpid());
   fs::create_directories(dir);
+  if (only_stages) {
+    stages(layers, dtype, dir);
+    fs::remove_all(dir);
+    return 0;
+  }
 
   Subprocess::Options quiet;
   quiet.output_file = (dir / "services.log").string();
@@ -161,7 +211,8 @@ int main(int argc, char** argv) {
                                    "tracking_args.log_file_dir=" + (dir / "log").string(),
                                    "train_args.comm_round=" + std::to_string(rounds),
                                    "train_args.epochs=1",
-                                   "train_args.frequency_of_the_test=1000000",
+                                   "validation_args.frequency_of_the_test=1000000",
+                                   "train_args.client_num_in_total=2",
                                    "comm_args.round_timeout_s=600",
                                    "client_silo_args.n_proc_per_node=1",
                                    "data_args.data_cache_dir=" + (dir / "data").string()};

@@ -41,13 +41,20 @@ StateDict get_model(comm::ObjectStore& store, const BlobRef& ref, const StateDic
   out.reserve(expected.size());
   for (const auto& [name, t] : expected)
     out.emplace_back(name, torch::empty(t.sizes(), t.options().device(torch::kCPU)));
+  get_model_into(store, ref, expected, what, out);
+  return out;
+}
+
+void get_model_into(comm::ObjectStore& store, const BlobRef& ref, const StateDict& expected,
+                    const std::string& what, StateDict& into) {
+  check_declared_size(ref, expected, what);
+  check_same_layout(expected, into, "receive buffer");
   ModelBlobReader reader(
       ref, expected, what, [&](size_t tensor, uint64_t offset, const char* p, size_t n) {
-        std::memcpy(static_cast<char*>(out[tensor].second.data_ptr()) + offset, p, n);
+        std::memcpy(static_cast<char*>(into[tensor].second.data_ptr()) + offset, p, n);
       });
   stream_blob(store, ref, what, [&](const char* p, size_t n) { reader.feed(p, n); });
   reader.finish();
-  return out;
 }
 
 }  // namespace fedsilo::cross_silo

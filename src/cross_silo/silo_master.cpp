@@ -52,6 +52,14 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
     ldp_noise_ = std::make_unique<dp::NoiseSource>();
 }
 
+StateDict& SiloMaster::receive_buffer() {
+  if (incoming_.empty()) {
+    for (const auto& [name, t] : layout_)
+      incoming_.emplace_back(name, torch::empty(t.sizes(), t.options().device(torch::kCPU)));
+  }
+  return incoming_;
+}
+
 bool SiloMaster::keeps_global_for_upload() const {
   return ldp_noise_ || (attacker_ && args_.attack_type == "byzantine");
 }
@@ -250,11 +258,12 @@ void SiloMaster::on_train(const Message& m) {
   StateDict start;
   try {
     auto what = fmt::format("global model for round {}", m.round);
-    auto global = get_model(store_, m.model, layout_, what);
-    check_finite(global, what);
-    load_state(model_.module(), global, "global model");
-    // Rules that upload a difference keep the start; the rest drop the copy before training.
-    if (keeps_global_for_upload()) start = std::move(global);
+    get_model_into(store_, m.model, layout_, what, receive_buffer());
+    check_finite(incoming_, what);
+    load_state(model_.module(), incoming_, "global model");
+    // Rules that upload a difference keep the start (the buffer is not touched again before
+    // the next round's request).
+    if (keeps_global_for_upload()) start = incoming_;
   } catch (const Error& e) {
     FS_LOG_ERROR(log_, "rejecting {} {}: {}", to_string(m.type), m.id, e.what());
     return;
@@ -380,8 +389,9 @@ void SiloMaster::on_finish(const Message& m) {
                  m.model.key, final_blob_key(args_.run_id));
   } else if (!m.model.empty()) {
     try {
-      load_state(model_.module(), get_model(store_, m.model, layout_, "final model"),
-                 "final model");
+      auto& buffer = receive_buffer();
+      get_model_into(store_, m.model, layout_, "final model", buffer);
+      load_state(model_.module(), buffer, "final model");
     } catch (const Error& e) {
       FS_LOG_ERROR(log_, "final model rejected: {}", e.what());
     }

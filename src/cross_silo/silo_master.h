@@ -78,6 +78,7 @@ class SiloMaster : public DrivenMachine {
   // attack_args and local DP: what happens to the trained model before it leaves the silo.
   void before_upload(int64_t round, const StateDict& global);
   bool keeps_global_for_upload() const;
+  StateDict& receive_buffer();  // incoming_, allocated on first use
   double ms_since(Clock::time_point t) const;
 
   Args args_;
@@ -94,6 +95,9 @@ class SiloMaster : public DrivenMachine {
   Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   StateDict layout_;
+  // The global model is received here, checked, then copied into the model: a blob that fails a
+  // check leaves the model as it was, and the buffer's pages stay mapped from round to round.
+  StateDict incoming_;
   int64_t last_round_ = -1;
   std::optional<comm::Message> last_reply_;
   std::optional<comm::Message> unsent_reply_;  // trained, upload failed: retried when asked

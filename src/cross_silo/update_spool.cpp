@@ -100,6 +100,11 @@ void UpdateSpool::reset(const StateDict& layout) {
   remove_files();
   layout_ = layout_of(layout);
   total_ = 0;
+  try {
+    if (!result_.empty()) check_same_layout(layout_, result_, "result buffer");
+  } catch (const ProtocolError&) {
+    result_.clear();  // another model: a new buffer
+  }
 }
 
 std::string UpdateSpool::receive(comm::ObjectStore& store, const BlobRef& ref, int64_t silo,
@@ -167,7 +172,9 @@ StateDict UpdateSpool::report() {
     for (size_t i = 0; i < layout_.size(); ++i) {
       const auto& like = layout_[i].second;
       auto type = like.scalar_type();
-      auto result = torch::empty(like.sizes(), torch::dtype(type));
+      if (result_.size() <= i)
+        result_.emplace_back(layout_[i].first, torch::empty(like.sizes(), torch::dtype(type)));
+      auto result = result_[i].second;
       bool integral = c10::isIntegralType(type, /*includeBool=*/true);
       int64_t es = static_cast<int64_t>(c10::elementSize(type));
       int64_t numel = like.numel();
@@ -187,7 +194,7 @@ StateDict UpdateSpool::report() {
             peak_fold_bytes_,
             static_cast<int64_t>(acc.capacity() * sizeof(double) + buf.capacity()));
       }
-      out.emplace_back(layout_[i].first, result);
+      out.emplace_back(layout_[i].first, result);  // shares result_'s memory
     }
   } catch (...) {
     close_all();

@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 namespace fedsilo::cross_silo {
 
 SiloHeartbeat::SiloHeartbeat(comm::Transport& transport, std::chrono::milliseconds interval,
@@ -40,6 +42,12 @@ void SiloHeartbeat::idle() {
 int64_t SiloHeartbeat::sent() const {
   std::lock_guard<std::mutex> lock(mu_);
   return sent_;
+}
+
+std::chrono::milliseconds SiloHeartbeat::interval_for(const Args& args) {
+  return std::max(
+      std::chrono::milliseconds(50),
+      std::chrono::milliseconds(static_cast<int64_t>(args.resend_interval_s * 1000 / 3)));
 }
 
 double SiloHeartbeat::process_cpu_seconds() {

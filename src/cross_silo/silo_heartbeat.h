@@ -15,6 +15,7 @@
 
 #include "comm/message.h"
 #include "comm/transport.h"
+#include "fedsilo/args.h"
 
 namespace fedsilo::cross_silo {
 
@@ -33,6 +34,9 @@ class SiloHeartbeat {
   void idle();
   int64_t sent() const;
 
+  // Three heartbeats per comm_args.resend_interval_s (at least 50 ms apart): the server hears a
+  // busy silo well before it would ask it again.
+  static std::chrono::milliseconds interval_for(const Args& args);
   // The process's CPU time in seconds, all threads.
   static double process_cpu_seconds();
 

@@ -13,14 +13,6 @@
 #include "ml/model_blob.h"
 
 namespace fedsilo::cross_silo {
-namespace {
-// Three heartbeats per resend interval: the server hears a busy silo well before it would ask
-// again.
-std::chrono::milliseconds heartbeat_interval(const Args& a) {
-  return std::max(std::chrono::milliseconds(50),
-                  std::chrono::milliseconds(static_cast<int64_t>(a.resend_interval_s * 1000 / 3)));
-}
-}  // namespace
 using comm::Message;
 using comm::MsgType;
 
@@ -34,7 +26,8 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
       dataset_(dataset),
       transport_(transport),
       store_(store),
-      heartbeat_(transport, heartbeat_interval(args), [this] { return store_.bytes_moved(); }),
+      heartbeat_(transport, SiloHeartbeat::interval_for(args),
+                 [this] { return store_.bytes_moved(); }),
       on_round_(std::move(on_round)),
       clock_(clock),
       log_(logging::role_logger("Client", silo_id)) {

@@ -80,9 +80,18 @@ UpdateSpool::UpdateSpool(std::string dir) : dir_(std::move(dir)) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw StoreError("update spool " + dir_ + ": cannot create the folder: " + ec.message());
+  // A server that crashed mid-round left its spool files: they are of no use to this one.
+  for (auto it = fs::directory_iterator(dir_, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename().string().rfind("silo_", 0) == 0) fs::remove(it->path(), ec);
+  }
 }
 
-UpdateSpool::~UpdateSpool() { remove_files(); }
+UpdateSpool::~UpdateSpool() {
+  remove_files();
+  std::error_code ec;
+  fs::remove(dir_, ec);  // only when empty
+}
 
 std::string UpdateSpool::key_of(int64_t silo) const {
   return "silo_" + std::to_string(silo) + ".safetensors";

@@ -1,12 +1,13 @@
-// Large models end to end: server + 2 silos as processes over a real mosquitto, a user model of
-// N parameters through the five-line API, and a trainer that only nudges the weights (so a
+// Large models end to end: server + 2 (or more) silos as processes over a real mosquitto, a user
+// model of N parameters through the five-line API, and a trainer that only nudges the weights (so a
 // round measures fedsilo, not SGD). Prints per round the time split into encode+upload /
 // notify / download+verify / fold, every process's peak RSS against the memory bounds of
 // docs/benchmarks.md, and the floor measured in the same run: the time to write, read back and
 // sha256 the model's bytes once per hop (a round has two hops: global model down, update up).
 //
 //   build/bench/bench_large_model [params=134217728] [dtype=f32|bf16|f16] [store=dir|s3]
-//                                 [rounds=3]
+//                                 [rounds=3] [silos=2 | stages]
+// "stages": the round's steps one at a time in this process, no federation.
 //
 // The same binary is the server and the silos (FEDSILO_BENCH_ROLE=server|client).
 #include <fmt/format.h>
@@ -63,13 +64,13 @@ class NudgeTrainer : public Trainer {
   }
 };
 
-FederatedDataset tiny_dataset() {
+FederatedDataset tiny_dataset(int64_t silos) {
   FederatedDataset ds;
   TensorData d{torch::zeros({100, 4}), torch::zeros({100}, torch::kInt64)};
   ds.train_data_global = ds.test_data_global = d;
   ds.train_data_num = ds.test_data_num = 100;
   ds.class_num = 2;
-  for (int64_t c = 0; c < 2; ++c) {
+  for (int64_t c = 0; c < silos; ++c) {
     ds.train_data_local_dict[c] = ds.test_data_local_dict[c] = d;
     ds.train_data_local_num_dict[c] = 100;
   }
@@ -87,6 +88,7 @@ int64_t peak_rss_bytes() {
 int run_role(int argc, char** argv, const std::string& role) {
   auto args = fedsilo::init(argc, argv);
   int64_t layers = std::atoll(std::getenv("FEDSILO_BENCH_LAYERS"));
+  int64_t silos = std::atoll(std::getenv("FEDSILO_BENCH_SILOS"));
   torch::manual_seed(args.random_seed);
   BigModel big(layers, dtype_of(std::getenv("FEDSILO_BENCH_DTYPE")));
   // FEDSILO_BENCH_DEVICE=cuda (scripts/gpu-check.sh): the model lives on the GPU.
@@ -96,11 +98,11 @@ int run_role(int argc, char** argv, const std::string& role) {
   Model model = big;
   int rc;
   if (role == "server") {
-    rc = cross_silo::hierarchical::Server(args, device, tiny_dataset(), model)
+    rc = cross_silo::hierarchical::Server(args, device, tiny_dataset(silos), model)
              .with_evaluator([](Model&, int64_t) { return nlohmann::json::object(); })
              .run();
   } else {
-    rc = cross_silo::hierarchical::Client(args, device, tiny_dataset(), model)
+    rc = cross_silo::hierarchical::Client(args, device, tiny_dataset(silos), model)
              .with_trainer(
                  [](const Args&, GradientSync*) { return std::make_unique<NudgeTrainer>(); })
              .run();
@@ -188,6 +190,7 @@ int main(int argc, char** argv) {
   std::string store = argc > 3 ? argv[3] : "dir";
   int rounds = argc > 4 ? std::atoi(argv[4]) : 3;
   bool only_stages = argc > 5 && std::string(argv[5]) == "stages";
+  int silos = argc > 5 && !only_stages ? std::atoi(argv[5]) : 2;
   int64_t layers = std::max<int64_t>(1, (params + kWidth * kWidth / 2) / (kWidth * kWidth));
   int64_t model_bytes =
       layers * kWidth * kWidth * static_cast<int64_t>(c10::elementSize(dtype_of(dtype)));
@@ -207,12 +210,17 @@ int main(int argc, char** argv) {
   std::ofstream(dir / "mqtt.yaml") << "BROKER_HOST: 127.0.0.1\nBROKER_PORT: " << mqtt_port << "\n";
   Subprocess broker({"mosquitto", "-c", (dir / "mosquitto.conf").string()}, quiet);
   std::unique_ptr<Subprocess> s3;
+  std::string id_list = "[1";
+  for (int k = 2; k <= silos; ++k) id_list += ", " + std::to_string(k);
+  id_list += "]";
   std::vector<std::string> sets = {"comm_args.mqtt_config_path=" + (dir / "mqtt.yaml").string(),
                                    "tracking_args.log_file_dir=" + (dir / "log").string(),
                                    "train_args.comm_round=" + std::to_string(rounds),
                                    "train_args.epochs=1",
                                    "validation_args.frequency_of_the_test=1000000",
-                                   "train_args.client_num_in_total=2",
+                                   "train_args.client_id_list=" + id_list,
+                                   "train_args.client_num_in_total=" + std::to_string(silos),
+                                   "train_args.client_num_per_round=" + std::to_string(silos),
                                    "comm_args.round_timeout_s=600",
                                    "client_silo_args.n_proc_per_node=1",
                                    "data_args.data_cache_dir=" + (dir / "data").string()};
@@ -252,6 +260,7 @@ int main(int argc, char** argv) {
     Subprocess::Options o;
     o.output_file = (dir / (role + std::to_string(rank) + ".out")).string();
     o.env = {{"FEDSILO_BENCH_ROLE", role},
+             {"FEDSILO_BENCH_SILOS", std::to_string(silos)},
              {"FEDSILO_BENCH_LAYERS", std::to_string(layers)},
              {"FEDSILO_BENCH_DTYPE", dtype},
              {"FEDSILO_BENCH_RSS_FILE", (dir / (role + std::to_string(rank) + ".rss")).string()}};
@@ -259,15 +268,16 @@ int main(int argc, char** argv) {
   };
   fmt::print(
       "large model: {} layers of {}x{} {} = {:.0f}M parameters, {:.0f} MB; store {}; "
-      "{} rounds; server + 2 silos, mosquitto\n",
+      "{} rounds; server + {} silos, mosquitto\n",
       layers, kWidth, kWidth, dtype, layers * kWidth * kWidth / 1e6, model_bytes / 1e6, store,
-      rounds);
+      rounds, silos);
   auto t0 = std::chrono::steady_clock::now();
-  auto c1 = launch("client", 1), c2 = launch("client", 2), server = launch("server", 0);
+  std::vector<std::unique_ptr<Subprocess>> clients;
+  for (int k = 1; k <= silos; ++k) clients.push_back(launch("client", k));
+  auto server = launch("server", 0);
   auto rc = server->wait_for(3600s);
   double wall = seconds_since(t0);
-  c1->wait_for(60s);
-  c2->wait_for(60s);
+  for (auto& c : clients) c->wait_for(60s);
   if (!rc || *rc != 0) {
     fmt::print(stderr, "the server failed (exit {}); see {}\n", rc ? *rc : -1, dir.string());
     return 1;
@@ -292,8 +302,8 @@ int main(int argc, char** argv) {
     f["silo download + verify (slowest)"].push_back(s_down / 1000);
     f["silo encode + upload (slowest)"].push_back(s_up / 1000);
     f["notify (MQTT hops)"].push_back(notify / 1000);
-    f["server download + verify + spool (both)"].push_back(server_down / 1000);
-    f["server fold (aggregate)"].push_back(j["aggregate_ms"].get<double>() / 1000);
+    f["server download + verify + spool (all silos)"].push_back(server_down / 1000);
+    f["server fold (all silos)"].push_back(j["aggregate_ms"].get<double>() / 1000);
     f["round (server's round_ms)"].push_back(j["round_ms"].get<double>() / 1000);
   }
   double hop = median({hop_floor_s(dir, model_bytes), hop_floor_s(dir, model_bytes),
@@ -309,9 +319,9 @@ int main(int argc, char** argv) {
   double mib = 1024.0 * 1024.0;
   fmt::print("\n{:<10} {:>14} {:>12} {:>22}\n", "process", "peak RSS MiB", "x model",
              "bound (MiB)");
-  for (auto [role, rank, factor] : {std::tuple<std::string, int, double>{"server", 0, 2.5},
-                                    {"client", 1, 2.0},
-                                    {"client", 2, 2.0}}) {
+  std::vector<std::tuple<std::string, int, double>> procs = {{"server", 0, 2.5}};
+  for (int k = 1; k <= silos; ++k) procs.emplace_back("client", k, 2.0);
+  for (auto [role, rank, factor] : procs) {
     int64_t rss = 0;
     std::ifstream(dir / (role + std::to_string(rank) + ".rss")) >> rss;
     double bound = factor * model_bytes / mib + 300;

@@ -6,9 +6,7 @@
 #include <cstring>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "comm/object_store.h"
 #include "fedsilo/error.h"
@@ -28,50 +26,13 @@ std::string DirectoryStore::path_of(const std::string& key) const {
 }
 
 void DirectoryStore::put(const std::string& key, const std::string& bytes) {
-  fs::path p = path_of(key);
-  std::error_code dir_ec;
-  fs::create_directories(p.parent_path(), dir_ec);
-  if (dir_ec) {
-    throw StoreError("object store: cannot write " + p.string() + ": folder " +
-                     p.parent_path().string() + ": " + dir_ec.message());
-  }
-  fs::path tmp = p;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw StoreError("object store: cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  if (ec)
-    throw StoreError("object store: cannot rename " + tmp.string() + " to " + p.string() + ": " +
-                     ec.message());
+  put_stream(key, static_cast<int64_t>(bytes.size()),
+             [&](const ByteSink& out) { out(bytes.data(), bytes.size()); });
 }
 
 std::string DirectoryStore::get(const std::string& key, int64_t max_bytes) {
-  auto path = path_of(key);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (!fs::exists(path, ec))
-      throw NotFoundError("object store: no object " + key + " in " + root_);
-    throw StoreError("object store: cannot read " + path);
-  }
-  // Read at most max_bytes + 1: a file that grows or lies about its size cannot make us read
-  // (or allocate) more than the caller allows.
   std::string out;
-  const int64_t cap = max_bytes == kNoSizeLimit ? kNoSizeLimit : max_bytes + 1;
-  char buf[1 << 16];
-  while (in && static_cast<int64_t>(out.size()) < cap) {
-    auto want = std::min<int64_t>(sizeof(buf), cap - static_cast<int64_t>(out.size()));
-    in.read(buf, want);
-    out.append(buf, static_cast<size_t>(in.gcount()));
-  }
-  if (in.bad()) throw StoreError("object store: cannot read " + path);
-  if (static_cast<int64_t>(out.size()) > max_bytes)
-    throw TooLargeError("object store: object " + key + " in " + root_ + " is larger than the " +
-                        std::to_string(max_bytes) + " bytes allowed");
+  get_stream(key, max_bytes, [&](const char* p, size_t n) { out.append(p, n); });
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/seed.h"
 
+#include "fedsilo/error.h"
 #include "fedsilo/trainer.h"
 
 namespace fedsilo {
@@ -21,6 +22,14 @@ torch::TensorOptions input_options_of(const torch::nn::Module& module) {
   auto params = module.parameters();
   auto o = torch::TensorOptions().device(device_of(module)).dtype(torch::kFloat32);
   if (!params.empty() && params.front().is_floating_point()) o = o.dtype(params.front().dtype());
+  if (o.dtype() == torch::kFloat16 && o.device().is_cpu()) {
+    // Debian's libtorch has no float16 matrix multiply on the CPU: say so before the first
+    // batch instead of failing inside it.
+    throw ConfigError(
+        "ClassificationTrainer: a float16 model cannot train on the CPU with this libtorch (no "
+        "float16 matrix multiply there); train it on a GPU (device_args.using_gpu: true) or use "
+        "bfloat16");
+  }
   return o;
 }
 

@@ -20,6 +20,14 @@ S3Options options_for(const testutil::S3Server& s) {
   o.secret_key = "S3RVER";
   return o;
 }
+
+// Multipart from 6 MiB, in parts of 5 MiB (S3's smallest): small objects take several parts.
+S3Options small_parts(const testutil::S3Server& s) {
+  auto o = options_for(s);
+  o.multipart_threshold = 6 << 20;
+  o.part_size = 5 << 20;
+  return o;
+}
 }  // namespace
 
 TEST(S3Store, PutGetListRemove) {
@@ -45,10 +53,7 @@ TEST(S3Store, PutGetListRemove) {
 
 TEST(S3Store, LargeObjectsGoUpInParts) {
   testutil::S3Server s3;
-  auto o = options_for(s3);
-  o.multipart_threshold = 6 << 20;
-  o.part_size = 5 << 20;
-  S3Store store(o);
+  S3Store store(small_parts(s3));
   std::string big(13 << 20, '\0');
   for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(i / 4096);
   store.put("big.bin", big);
@@ -87,9 +92,7 @@ TEST(S3Store, UnreachableEndpointNamesIt) {
 // streams down into fresh tensors; a truncated or altered copy is refused by size or sha256.
 TEST(S3Store, ModelsLargerThanAPartStreamUpInPartsAndAreVerifiedOnTheWayDown) {
   testutil::S3Server s3;
-  auto o = options_for(s3);
-  o.multipart_threshold = 6 << 20;
-  o.part_size = 5 << 20;
+  auto o = small_parts(s3);
   S3Store store(o);
   StateDict model = {{"a.weight", torch::randn({1000, 3000})},  // 12 MB: three parts
                      {"a.bias", torch::randn({1000})},

@@ -134,33 +134,85 @@ TEST(Extension, AnOptimizerWithoutItsOwnTrainerTrainsLikeFedAvg) {
   EXPECT_NE(dynamic_cast<ClassificationTrainer*>(t(a, nullptr).get()), nullptr);
 }
 
-// A bfloat16 model trains, travels and aggregates in its own dtype: its blobs are half the
-// size of the float32 model's, and the final model is bfloat16, finite and trained.
-TEST(Extension, ABfloat16ModelTrainsAndAggregatesInItsOwnDtype) {
+// A bfloat16 or float16 model trains, travels and aggregates in its own dtype: its blobs are
+// half the size of the float32 model's, and the final model keeps the dtype, finite and trained
+// like the float32 one to the dtype's precision.
+namespace {
+std::pair<StateDict, uintmax_t> final_model_in(torch::ScalarType dtype, const std::string& data,
+                                               const std::string& out) {
+  auto args = testutil::small_args(data, out);
+  auto [dataset, classes] = data::load_cross_silo(args);
+  int64_t c = classes;
+  auto summary = simulate(args, dataset, [&] {
+    torch::manual_seed(args.random_seed);
+    TinyMlp m(28 * 28, c);
+    m->to(dtype);
+    return Model(m);
+  });
+  auto path = summary.output_dir + "/final_model.safetensors";
+  return {safetensors_decode(testutil::read_file(path)), std::filesystem::file_size(path)};
+}
+
+void expect_trained_in(torch::ScalarType dtype) {
   testutil::TempDir dir;
   testutil::make_synthetic_mnist(dir.path(), 300, 60);
-  auto final_of = [&](torch::ScalarType dtype, const std::string& run) {
-    auto args = testutil::small_args(dir.path(), dir / ("log-" + run));
-    auto [dataset, classes] = data::load_cross_silo(args);
-    int64_t c = classes;
-    auto summary = simulate(args, dataset, [&] {
-      torch::manual_seed(args.random_seed);
-      TinyMlp m(28 * 28, c);
-      m->to(dtype);
-      return Model(m);
-    });
-    auto path = summary.output_dir + "/final_model.safetensors";
-    return std::make_pair(safetensors_decode(testutil::read_file(path)),
-                          std::filesystem::file_size(path));
-  };
-  auto [f32, f32_bytes] = final_of(torch::kFloat32, "f32");
-  auto [bf16, bf16_bytes] = final_of(torch::kBFloat16, "bf16");
-  for (size_t i = 0; i < bf16.size(); ++i) {
-    EXPECT_EQ(bf16[i].second.scalar_type(), torch::kBFloat16) << bf16[i].first;
-    EXPECT_TRUE(torch::isfinite(bf16[i].second.to(torch::kFloat32)).all().item<bool>());
-    // Trained like the float32 model, to bfloat16's precision.
-    EXPECT_TRUE(torch::allclose(bf16[i].second.to(torch::kFloat32), f32[i].second, 0.05, 0.05))
-        << bf16[i].first;
+  auto [f32, f32_bytes] = final_model_in(torch::kFloat32, dir.path(), dir / "log-f32");
+  auto [low, low_bytes] = final_model_in(dtype, dir.path(), dir / "log-low");
+  for (size_t i = 0; i < low.size(); ++i) {
+    EXPECT_EQ(low[i].second.scalar_type(), dtype) << low[i].first;
+    auto as_f32 = low[i].second.to(torch::kFloat32);
+    EXPECT_TRUE(torch::isfinite(as_f32).all().item<bool>()) << low[i].first;
+    EXPECT_TRUE(torch::allclose(as_f32, f32[i].second, 0.05, 0.05)) << low[i].first;
   }
-  EXPECT_LT(bf16_bytes, f32_bytes * 0.55) << "a bfloat16 blob is about half the size";
+  EXPECT_LT(low_bytes, f32_bytes * 0.55) << "a 16-bit blob is about half the size";
+}
+}  // namespace
+
+TEST(Extension, ABfloat16ModelTrainsAndAggregatesInItsOwnDtype) {
+  expect_trained_in(torch::kBFloat16);
+}
+
+// Float16: the built-in trainer needs a GPU for it (libtorch has no float16 matmul on the CPU)
+// and says so; a model that trains otherwise travels and aggregates in float16.
+TEST(Extension, AFloat16ModelTravelsAndAggregatesInItsOwnDtype) {
+  testutil::TempDir dir;
+  testutil::make_synthetic_mnist(dir.path(), 300, 60);
+  auto args = testutil::small_args(dir.path(), dir / "log");
+  auto [dataset, classes] = data::load_cross_silo(args);
+  int64_t c = classes;
+  auto make = [&] {
+    torch::manual_seed(args.random_seed);
+    TinyMlp m(28 * 28, c);
+    m->to(torch::kFloat16);
+    return Model(m);
+  };
+  try {
+    simulate(args, dataset, make);
+    ADD_FAILURE() << "float16 training on the CPU ran";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("float16"), std::string::npos) << e.what();
+  }
+  // Each silo adds 1/64 to every weight (exact in float16): the aggregate moves by 1/64 a round.
+  class Nudge : public Trainer {
+   public:
+    TrainResult train(Model& model, const TensorData& data, const TrainContext&) override {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model.module().parameters()) p.add_(1.0 / 64);
+      return {data.size(), 0, 0, 1};
+    }
+  };
+  SimulateOptions options;
+  options.trainer = [](const Args&, GradientSync*) { return std::make_unique<Nudge>(); };
+  options.evaluator = [](Model&, int64_t) { return nlohmann::json::object(); };
+  auto out = testutil::small_args(dir.path(), dir / "log2");
+  auto summary = simulate(out, dataset, make, options);
+  auto final =
+      safetensors_decode(testutil::read_file(summary.output_dir + "/final_model.safetensors"));
+  auto start = state_of(make().module());
+  for (size_t i = 0; i < final.size(); ++i) {
+    EXPECT_EQ(final[i].second.scalar_type(), torch::kFloat16) << final[i].first;
+    auto moved = (final[i].second.to(torch::kFloat32) - start[i].second.to(torch::kFloat32));
+    EXPECT_TRUE(torch::allclose(moved, torch::full_like(moved, out.comm_round / 64.0), 0, 0.01))
+        << final[i].first;
+  }
 }

@@ -68,14 +68,26 @@ struct TinyMlpImpl : torch::nn::Module {
 };
 TORCH_MODULE(TinyMlp);
 
+// A small synthetic MNIST federation: its folder, config and loaded data set.
+struct SyntheticMnist {
+  testutil::TempDir dir;
+  Args args;
+  FederatedDataset dataset;
+  int64_t classes = 0;
+  SyntheticMnist() {
+    testutil::make_synthetic_mnist(dir.path(), 300, 60);
+    args = testutil::small_args(dir.path(), dir / "log");
+    std::tie(dataset, classes) = data::load_cross_silo(args);
+  }
+};
+
 }  // namespace
 
 TEST(Extension, UserTrainerAndAggregatorRunUnderSimulate) {
-  testutil::TempDir dir;
-  testutil::make_synthetic_mnist(dir.path(), 300, 60);
-  auto args = testutil::small_args(dir.path(), dir / "log");
-  auto [dataset, classes] = data::load_cross_silo(args);
-  int64_t c = classes;
+  SyntheticMnist run;
+  auto& args = run.args;
+  auto& dataset = run.dataset;
+  int64_t c = run.classes;
   Counts counts;
   SimulateOptions options;
   options.trainer = [&](const Args& a, GradientSync*) {
@@ -175,11 +187,11 @@ TEST(Extension, ABfloat16ModelTrainsAndAggregatesInItsOwnDtype) {
 // Float16: the built-in trainer needs a GPU for it (libtorch has no float16 matmul on the CPU)
 // and says so; a model that trains otherwise travels and aggregates in float16.
 TEST(Extension, AFloat16ModelTravelsAndAggregatesInItsOwnDtype) {
-  testutil::TempDir dir;
-  testutil::make_synthetic_mnist(dir.path(), 300, 60);
-  auto args = testutil::small_args(dir.path(), dir / "log");
-  auto [dataset, classes] = data::load_cross_silo(args);
-  int64_t c = classes;
+  SyntheticMnist run;
+  auto& args = run.args;
+  auto& dataset = run.dataset;
+  auto& dir = run.dir;
+  int64_t c = run.classes;
   auto make = [&] {
     torch::manual_seed(args.random_seed);
     TinyMlp m(28 * 28, c);

@@ -11,7 +11,8 @@ void ServerManager::note_progress(const comm::Message& m) {
   auto& p = progress_[m.sender];
   p.heard = clock_.now();
   if (m.type == comm::MsgType::kClientStatus && m.status == "ALIVE") {
-    // Forged figures gain a silo nothing but time, which round_timeout_s bounds per stall.
+    // Heartbeats are signed, so only the silo itself can send them; a silo that reports ever
+    // growing figures without working keeps the round open (no cap on a progressing silo).
     auto number = [&](const char* k) {
       auto it = m.metrics.find(k);
       return it != m.metrics.end() && it->is_number() ? it->get<double>() : -1.0;

@@ -420,6 +420,9 @@ TEST(ServerLiveness, ASiloThatStopsMakingProgressIsDroppedWithinTheTimeout) {
     f.clock.advance(std::chrono::seconds(20));
     f.server->handle(alive(f, 3, 0, 5000, 1.0));  // the same figures: no progress
   }
+  auto forged = alive(f, 3, 0, 0, 0);  // figures that are not numbers are no progress
+  forged.metrics = {{"bytes_moved", "a lot"}, {"cpu_s", nullptr}};
+  f.server->handle(forged);
   f.server->on_quiet();
   EXPECT_TRUE(f.last_request(2)) << "silo 2 has been silent for longer than resend_interval_s";
   EXPECT_FALSE(f.last_request(3)) << "silo 3 was heard from within resend_interval_s";

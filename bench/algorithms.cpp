@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
       {"FedAvg", {}},
       {"FedProx mu=0.01", {"train_args.federated_optimizer=FedProx", "train_args.fedprox_mu=0.01"}},
       {"FedNova", {"train_args.federated_optimizer=FedNova"}},
+      {"SCAFFOLD", {"train_args.federated_optimizer=SCAFFOLD"}},
       {"FedAvgM lr=1 momentum=0.5",
        {"train_args.federated_optimizer=FedAvgM", "train_args.server_momentum=0.5"}},
       {"FedOpt adam lr=0.01",

@@ -17,7 +17,8 @@ namespace fedsilo {
 // What the server knows of an update besides its weight.
 struct UpdateInfo {
   int64_t silo = 0;
-  int64_t local_steps = 0;  // optimizer steps the silo took this round (FedNova's tau)
+  int64_t local_steps = 0;       // optimizer steps the silo took this round (FedNova's tau)
+  int64_t data_silo_index = -1;  // the data silo it trained on this round
 };
 
 class Aggregator {
@@ -49,6 +50,10 @@ class Aggregator {
   // Figures of the round just reported (models a defense kept, epsilon spent so far, ...), put
   // in the round's metrics.jsonl line under "aggregation".
   virtual std::map<std::string, double> round_metrics() const { return {}; }
+  // What the silo that trains `data_silo_index` this round gets besides the global model, in
+  // the global model's layout (SCAFFOLD's correction c - c_i, added to every step's gradient by
+  // the trainer: TrainContext::correction). Called after reset(); empty for rules without one.
+  virtual StateDict correction_for(int64_t /*data_silo_index*/) const { return {}; }
 };
 
 // Weighted mean (FedAvg, weights = sample counts). Sums in float64: a float32 value times an
@@ -76,7 +81,8 @@ using AggregatorFactory = std::function<std::unique_ptr<Aggregator>(const Args& 
 
 namespace registry {
 // Built in: "FedAvg", "FedProx" (FedAvg at the server), "FedOpt" and "FedAvgM" (a server
-// optimizer, train_args.server_*); each adds defense_args and dp_args rules when enabled.
+// optimizer, train_args.server_*), "FedNova", "SCAFFOLD"; each but SCAFFOLD adds defense_args
+// and dp_args rules when enabled.
 Registry<AggregatorFactory>& aggregators();
 }  // namespace registry
 

@@ -10,6 +10,7 @@
 #include "fedsilo/dataset.h"
 #include "fedsilo/model.h"
 #include "fedsilo/registry.h"
+#include "fedsilo/state_dict.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -23,6 +24,10 @@ struct TrainContext {
   int64_t data_silo_index = 0;  // which partition this round trains on
   int64_t trainer_rank = 0;     // rank inside the silo (0 = master); set by the trainer
   int64_t n_trainers = 1;       // trainers of the silo; set by the trainer
+  // SCAFFOLD's correction c - c_i for this round's data silo, in the model's layout, which a
+  // trainer adds to every step's (silo-wide) gradient; null when the server sends none. A
+  // custom Trainer used with SCAFFOLD must apply it.
+  const StateDict* correction = nullptr;
 };
 
 struct TrainResult {

@@ -53,8 +53,11 @@ std::string encode(const Message& m) {
             {"sender", m.sender},
             {"receiver", m.receiver},
             {"round", m.round}};
-  if (!m.model.empty())
-    j["model"] = {{"key", m.model.key}, {"size", m.model.size}, {"sha256", m.model.sha256}};
+  auto blob = [](const BlobRef& b) {
+    return json{{"key", b.key}, {"size", b.size}, {"sha256", b.sha256}};
+  };
+  if (!m.model.empty()) j["model"] = blob(m.model);
+  if (!m.control.empty()) j["control"] = blob(m.control);
   if (m.data_silo_index >= 0) j["data_silo_index"] = m.data_silo_index;
   if (m.num_samples) j["num_samples"] = m.num_samples;
   if (!m.status.empty()) j["status"] = m.status;
@@ -103,6 +106,22 @@ T field(const json& j, const char* name, bool required, T fallback) {
   }
 }
 
+BlobRef blob_field(const json& j, const char* name) {
+  BlobRef ref;
+  if (!j.contains(name)) return ref;
+  const auto& b = j[name];
+  if (!b.is_object())
+    throw ProtocolError(std::string("message: field ") + name + " must be an object");
+  ref.key = field<std::string>(b, "key", true, "");
+  ref.size = field<int64_t>(b, "size", true, 0);
+  ref.sha256 = field<std::string>(b, "sha256", true, "");
+  if (ref.key.empty() || ref.size <= 0 || ref.sha256.size() != 64) {
+    throw ProtocolError(std::string("message: field ") + name +
+                        " needs a key, a positive size and a 64-hex-digit sha256");
+  }
+  return ref;
+}
+
 }  // namespace
 
 Message decode(const std::string& payload) {
@@ -138,17 +157,8 @@ Message decode(const std::string& payload) {
   m.sender = field<int64_t>(j, "sender", true, 0);
   m.receiver = field<int64_t>(j, "receiver", true, 0);
   m.round = field<int64_t>(j, "round", false, -1);
-  if (j.contains("model")) {
-    const auto& b = j["model"];
-    if (!b.is_object()) throw ProtocolError("message: field model must be an object");
-    m.model.key = field<std::string>(b, "key", true, "");
-    m.model.size = field<int64_t>(b, "size", true, 0);
-    m.model.sha256 = field<std::string>(b, "sha256", true, "");
-    if (m.model.key.empty() || m.model.size <= 0 || m.model.sha256.size() != 64) {
-      throw ProtocolError(
-          "message: field model needs a key, a positive size and a 64-hex-digit sha256");
-    }
-  }
+  m.model = blob_field(j, "model");
+  m.control = blob_field(j, "control");
   m.data_silo_index = field<int64_t>(j, "data_silo_index", false, -1);
   m.num_samples = field<int64_t>(j, "num_samples", false, 0);
   if (m.num_samples < 0) throw ProtocolError("message: field num_samples is negative");

@@ -38,6 +38,8 @@ struct Message {
   int64_t receiver = 0;
   int64_t round = -1;
   BlobRef model;
+  // SYNC_MODEL / INIT_CONFIG with SCAFFOLD: the correction c - c_i for this request's data silo.
+  BlobRef control;
   int64_t data_silo_index = -1;
   int64_t num_samples = 0;
   std::string status;      // CLIENT_STATUS: ONLINE / FINISHED / OFFLINE

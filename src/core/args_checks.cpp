@@ -24,6 +24,9 @@ void check_algorithm_keys(const Args& a) {
   if (a.server_beta1 != d.server_beta1) server_keys.push_back("server_beta1");
   if (a.server_beta2 != d.server_beta2) server_keys.push_back("server_beta2");
   if (a.server_epsilon != d.server_epsilon) server_keys.push_back("server_epsilon");
+  bool scaffold = opt == "SCAFFOLD";
+  // SCAFFOLD's server step x + server_lr (mean - x) takes server_lr (eta_g) and nothing else.
+  if (scaffold && server_keys == std::vector<std::string>{"server_lr"}) server_keys.clear();
   if (!fedopt && !server_keys.empty()) {
     fail(
         fmt::format("train_args.{} is set, but federated_optimizer {} has no server optimizer; "
@@ -42,6 +45,19 @@ void check_algorithm_keys(const Args& a) {
       fail(
           "federated_optimizer FedNova replaces the weighted mean, and so does defense_args; "
           "choose one");
+  }
+  if (scaffold) {
+    // Option II estimates the mean gradient as (x - y_i) / (K lr): true of plain SGD steps.
+    if (a.client_optimizer != "sgd" || a.momentum != 0)
+      fail(
+          fmt::format("federated_optimizer SCAFFOLD's control variates assume plain SGD steps "
+                      "(client_optimizer sgd, momentum 0); it is client_optimizer {}, momentum {}",
+                      a.client_optimizer, a.momentum));
+    if (a.enable_defense || (a.enable_dp && a.dp_solution_type == "cdp"))
+      fail(
+          "federated_optimizer SCAFFOLD with defense_args or central DP (dp_args cdp) is not "
+          "supported: the server's control variates would be built from updates the rule "
+          "discards or clips; use local DP (ldp) or another optimizer");
   }
   if (a.fedprox_mu != 0 && opt != "FedProx") {
     fail(fmt::format("train_args.fedprox_mu = {} needs federated_optimizer: FedProx (it is {})",

@@ -16,4 +16,8 @@ std::string silo_blob_key(const std::string& run_id, int64_t silo, int64_t round
   return fmt::format("fedsilo/{}/silo_{}/round_{}.safetensors", run_id, silo, round);
 }
 
+std::string control_blob_key(const std::string& run_id, int64_t silo, int64_t round) {
+  return fmt::format("fedsilo/{}/control/silo_{}/round_{}.safetensors", run_id, silo, round);
+}
+
 }  // namespace fedsilo::cross_silo

@@ -10,5 +10,7 @@ namespace fedsilo::cross_silo {
 std::string global_blob_key(const std::string& run_id, int64_t round);
 std::string final_blob_key(const std::string& run_id);
 std::string silo_blob_key(const std::string& run_id, int64_t silo, int64_t round);
+// SCAFFOLD: the server's correction for silo `silo` in round `round` (docs/algorithms.md).
+std::string control_blob_key(const std::string& run_id, int64_t silo, int64_t round);
 
 }  // namespace fedsilo::cross_silo

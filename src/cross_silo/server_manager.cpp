@@ -118,7 +118,21 @@ void ServerManager::send_round_request(int64_t silo) {
   auto m = make(round_ == 0 ? MsgType::kInitConfig : MsgType::kSyncModel, silo);
   m.model = global_ref_;
   m.data_silo_index = data_index_[silo];
+  m.control = control_ref(silo);
   transport_.send(m);
+}
+
+BlobRef ServerManager::control_ref(int64_t silo) {
+  if (spool_ || secure_) return {};
+  auto it = control_refs_.find(silo);
+  if (it != control_refs_.end()) return it->second;
+  BlobRef ref;
+  auto correction = aggregator_->correction_for(data_index_[silo]);
+  if (!correction.empty()) {
+    ref = put_with_retries(control_blob_key(args_.run_id, silo, round_), correction);
+    blobs_[round_].push_back(ref.key);
+  }
+  return control_refs_[silo] = ref;
 }
 
 void ServerManager::handle(const Message& m) {
@@ -197,6 +211,7 @@ void ServerManager::start_round(int64_t round) {
   } else {
     aggregator_->reset(global);
   }
+  control_refs_.clear();
   secure_.reset();
   if (args_.enable_sa)
     secure_ = std::make_unique<ServerSecureRound>(args_, round, selected_, layout_);

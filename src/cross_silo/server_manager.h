@@ -88,6 +88,9 @@ class ServerManager : public DrivenMachine {
   void save_checkpoint(bool finished, const BlobRef& final_model = {});
   void finish_run();
   void send_round_request(int64_t silo);
+  // The aggregator's correction for `silo` this round (SCAFFOLD), put in the store once a round
+  // and silo; empty for rules without one.
+  BlobRef control_ref(int64_t silo);
   void retire_blobs(int64_t round);
   // put_model, tried again with backoff (about 15 s in all) on a StoreError: a store that
   // restarts or answers 503 for a moment does not end the run; one that stays down does.
@@ -95,6 +98,7 @@ class ServerManager : public DrivenMachine {
   comm::Message make(comm::MsgType type, int64_t receiver);
   // The update's local_steps, within what its sample count allows (FedNova needs it).
   int64_t checked_local_steps(const comm::Message& m) const;
+  bool counts_steps() const;  // the rule divides by local_steps (FedNova, SCAFFOLD)
   // The round's DP figures when secure aggregation hides the updates from the aggregator.
   std::map<std::string, double> secure_dp_metrics() const;
   void check_sample_count(int64_t silo, int64_t num_samples) const;
@@ -122,6 +126,7 @@ class ServerManager : public DrivenMachine {
   std::set<int64_t> pending_;  // selected silos whose model has not come (online or not)
   int64_t retries_ = 0;        // this round's retries below quorum
   BlobRef global_ref_;
+  std::map<int64_t, BlobRef> control_refs_;            // silo -> this round's correction
   std::map<int64_t, std::vector<std::string>> blobs_;  // round -> keys still in the store
   StateDict layout_;
   std::unique_ptr<UpdateSpool> spool_;  // plain FedAvg: folds from disk, not from memory

@@ -56,7 +56,7 @@ void ServerManager::on_model(const Message& m) {
   double download_ms = ms_since(t0);
   // The blob is the one silo k announced (size and sha256 match): a bad update is silo k's, so
   // the round goes on without it rather than waiting for a better one.
-  UpdateInfo info{m.sender, 0};
+  UpdateInfo info{m.sender, 0, data_index_[m.sender]};
   try {
     if (!nonfinite.empty())
       throw ProtocolError(what + ": tensor " + nonfinite + " has NaN or infinite values");
@@ -92,11 +92,16 @@ void ServerManager::on_model(const Message& m) {
   maybe_close_round();
 }
 
+bool ServerManager::counts_steps() const {
+  return args_.federated_optimizer == "FedNova" || args_.federated_optimizer == "SCAFFOLD";
+}
+
 int64_t ServerManager::checked_local_steps(const Message& m) const {
   auto it = m.metrics.find("local_steps");
   if (it == m.metrics.end() || !it->is_number_integer()) {
-    if (args_.federated_optimizer == "FedNova")
-      throw ProtocolError("FedNova needs the silo's local_steps, and the update has none");
+    if (counts_steps())
+      throw ProtocolError(args_.federated_optimizer +
+                          " needs the silo's local_steps, and the update has none");
     return 0;
   }
   int64_t steps = it->get<int64_t>();
@@ -108,8 +113,9 @@ int64_t ServerManager::checked_local_steps(const Message& m) const {
         fmt::format("local_steps {} is outside [0, {}] (epochs x batches of its {} samples)", steps,
                     most, m.num_samples));
   }
-  if (args_.federated_optimizer == "FedNova" && steps == 0 && m.num_samples > 0)
-    throw ProtocolError("FedNova: the silo reports samples but no local steps");
+  if (counts_steps() && steps == 0 && m.num_samples > 0)
+    throw ProtocolError(args_.federated_optimizer +
+                        ": the silo reports samples but no local steps");
   return steps;
 }
 

@@ -1,3 +1,5 @@
+// A silo master: the round protocol's silo side. long because the request handling (fetch,
+// check, train, upload, answer again) and secure aggregation's steps share the master's state.
 #include "cross_silo/silo_master.h"
 
 #include <torch/torch.h>
@@ -45,12 +47,38 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
     ldp_noise_ = std::make_unique<dp::NoiseSource>();
 }
 
+namespace {
+StateDict cpu_buffer(const StateDict& layout) {
+  StateDict b;
+  for (const auto& [name, t] : layout)
+    b.emplace_back(name, torch::empty(t.sizes(), t.options().device(torch::kCPU)));
+  return b;
+}
+}  // namespace
+
 StateDict& SiloMaster::receive_buffer() {
-  if (incoming_.empty()) {
-    for (const auto& [name, t] : layout_)
-      incoming_.emplace_back(name, torch::empty(t.sizes(), t.options().device(torch::kCPU)));
-  }
+  if (incoming_.empty()) incoming_ = cpu_buffer(layout_);
   return incoming_;
+}
+
+void SiloMaster::fetch_correction(const Message& m) {
+  if (args_.federated_optimizer != "SCAFFOLD") {
+    if (!m.control.empty())
+      throw ProtocolError(
+          fmt::format("it names a correction blob {}, which federated_optimizer {} "
+                      "does not take",
+                      m.control.key, args_.federated_optimizer));
+    return;
+  }
+  auto key = control_blob_key(args_.run_id, id_, m.round);
+  if (m.control.key != key) {
+    throw ProtocolError(fmt::format("SCAFFOLD needs the correction {}, the request names '{}'", key,
+                                    m.control.key));
+  }
+  if (correction_.empty()) correction_ = cpu_buffer(layout_);
+  auto what = fmt::format("SCAFFOLD correction for round {}", m.round);
+  get_model_into(store_, m.control, layout_, what, correction_);
+  check_finite(correction_, what);
 }
 
 bool SiloMaster::keeps_global_for_upload() const {
@@ -253,6 +281,7 @@ void SiloMaster::on_train(const Message& m) {
     auto what = fmt::format("global model for round {}", m.round);
     get_model_into(store_, m.model, layout_, what, receive_buffer());
     check_finite(incoming_, what);
+    fetch_correction(m);
     load_state(model_.module(), incoming_, "global model");
     // Rules that upload a difference keep the start (the buffer is not touched again before
     // the next round's request).
@@ -265,7 +294,8 @@ void SiloMaster::on_train(const Message& m) {
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   last_round_ = m.round;
   if (last_train_ms_ < 0 || last_train_ms_ >= kProgressWorthMs) send_progress("TRAINING", m.round);
-  if (on_round_) on_round_(m.round, m.data_silo_index, state_of(model_.module()));
+  const StateDict* correction = correction_.empty() ? nullptr : &correction_;
+  if (on_round_) on_round_(m.round, m.data_silo_index, state_of(model_.module()), correction);
   if (args_.enable_sa) {
     // Keys first, so the server can gather everyone's while this silo trains.
     secure_ = std::make_unique<SiloSecureRound>(args_, id_, m.round);
@@ -278,6 +308,7 @@ void SiloMaster::on_train(const Message& m) {
   }
   t0 = clock_.now();
   TrainContext ctx{m.round, id_, m.data_silo_index};
+  ctx.correction = correction;
   TrainResult r = trainer_.train(model_, attacks::data_to_train_on(args_, id_, it->second), ctx);
   double train_ms = ms_since(t0);
   last_train_ms_ = train_ms;

@@ -28,8 +28,9 @@ namespace fedsilo::cross_silo {
 // Called before local training with the round, the data silo index and the global model
 // (verified, and loaded: references to the master's own tensors), so a hierarchical silo can
 // hand all three to its workers.
-using RoundStart =
-    std::function<void(int64_t round, int64_t data_silo_index, const StateDict& global)>;
+// `correction` is SCAFFOLD's (null with other rules), for the workers' trainers too.
+using RoundStart = std::function<void(int64_t round, int64_t data_silo_index,
+                                      const StateDict& global, const StateDict* correction)>;
 
 class SiloMaster : public DrivenMachine {
  public:
@@ -79,6 +80,9 @@ class SiloMaster : public DrivenMachine {
   void before_upload(int64_t round, const StateDict& global);
   bool keeps_global_for_upload() const;
   StateDict& receive_buffer();  // incoming_, allocated on first use
+  // SCAFFOLD: reads the request's correction into correction_; any other rule refuses a request
+  // that names one. Throws what get_model_into throws.
+  void fetch_correction(const comm::Message& m);
   double ms_since(Clock::time_point t) const;
 
   Args args_;
@@ -98,6 +102,7 @@ class SiloMaster : public DrivenMachine {
   // The global model is received here, checked, then copied into the model: a blob that fails a
   // check leaves the model as it was, and the buffer's pages stay mapped from round to round.
   StateDict incoming_;
+  StateDict correction_;  // SCAFFOLD's c - c_i for the round, received like incoming_
   int64_t last_round_ = -1;
   std::optional<comm::Message> last_reply_;
   std::optional<comm::Message> unsent_reply_;  // trained, upload failed: retried when asked

@@ -57,8 +57,9 @@ ExitCode run_silo_master(const Args& args, const FederatedDataset& dataset, Mode
   auto trainer = make_trainer(args, ddp.get());
   cross_silo::RoundStart hand_out = nullptr;
   if (group) {
-    hand_out = [&](int64_t round, int64_t data_index, const StateDict& global) {
-      silo::send_order(*group, {silo::SiloCommand::kTrain, round, data_index}, global);
+    hand_out = [&](int64_t round, int64_t data_index, const StateDict& global,
+                   const StateDict* correction) {
+      silo::send_order(*group, {silo::SiloCommand::kTrain, round, data_index}, global, correction);
       FS_LOG_INFO(log, "round number {} broadcast to the {} trainers of silo {}", round,
                   group->world_size(), id);
     };
@@ -92,13 +93,17 @@ ExitCode run_silo_worker(const Args& args, const FederatedDataset& dataset, Mode
   auto log = logging::role_logger("Client", args.rank);
   silo::DdpGradientSync ddp(group);
   auto trainer = make_trainer(args, &ddp);
+  // SCAFFOLD's correction arrives with each round's model, into this buffer.
+  StateDict correction;
+  if (args.federated_optimizer == "SCAFFOLD") correction = clone_state(state_of(model.module()));
+  StateDict* with = correction.empty() ? nullptr : &correction;
   while (true) {
     if (int sig = pending_signal()) {
       FS_LOG_WARN(log, "trainer {} interrupted by signal {}", group.rank(), sig);
       return ExitCode::kInterrupted;
     }
     FS_LOG_INFO(log, "process {} waiting for round number", group.rank());
-    auto order = silo::receive_order(group, model.module());
+    auto order = silo::receive_order(group, model.module(), with);
     if (order.command == silo::SiloCommand::kFinish) {
       FS_LOG_INFO(log, "Training finished for trainer rank {} in silo {}", group.rank(), args.rank);
       return ExitCode::kCompleted;
@@ -113,8 +118,9 @@ ExitCode run_silo_worker(const Args& args, const FederatedDataset& dataset, Mode
       throw ProtocolError(fmt::format("trainer {}: data silo index {} does not exist", group.rank(),
                                       order.data_silo_index));
     }
-    trainer->train(model, attacks::data_to_train_on(args, args.rank, it->second),
-                   TrainContext{order.round, args.rank, order.data_silo_index});
+    TrainContext ctx{order.round, args.rank, order.data_silo_index};
+    ctx.correction = with;
+    trainer->train(model, attacks::data_to_train_on(args, args.rank, it->second), ctx);
   }
 }
 

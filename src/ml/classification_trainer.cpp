@@ -41,18 +41,38 @@ torch::Tensor epoch_order(int64_t n, uint64_t seed) {
   return torch::tensor(order, torch::kInt64);
 }
 
-void add_proximal_gradient(const std::vector<torch::Tensor>& params,
-                           const std::vector<torch::Tensor>& anchor, double mu) {
+void add_to_gradients(const std::vector<torch::Tensor>& params,
+                      const std::vector<torch::Tensor>& add) {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params.size(); ++i) {
     auto p = params[i];
-    auto prox = (p.detach() - anchor[i]) * mu;
     if (p.grad().defined()) {
-      p.mutable_grad().add_(prox);
+      p.mutable_grad().add_(add[i]);
     } else {
-      p.mutable_grad() = prox;
+      p.mutable_grad() = add[i].clone();  // a parameter no loss reached
     }
   }
+}
+
+void add_proximal_gradient(const std::vector<torch::Tensor>& params,
+                           const std::vector<torch::Tensor>& anchor, double mu) {
+  std::vector<torch::Tensor> prox;
+  for (size_t i = 0; i < params.size(); ++i) prox.push_back((params[i].detach() - anchor[i]) * mu);
+  add_to_gradients(params, prox);
+}
+
+// SCAFFOLD's correction per parameter, in parameter order, on the parameters' device and dtype.
+std::vector<torch::Tensor> correction_per_parameter(const torch::nn::Module& module,
+                                                    const StateDict& correction) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : module.named_parameters()) {
+    auto it = std::find_if(correction.begin(), correction.end(),
+                           [&](const auto& e) { return e.first == p.key(); });
+    if (it == correction.end() || !it->second.sizes().equals(p.value().sizes()))
+      throw ProtocolError("SCAFFOLD correction: no tensor of parameter " + p.key() + "'s shape");
+    out.push_back(it->second.to(p.value().options()));
+  }
+  return out;
 }
 
 }  // namespace
@@ -80,6 +100,10 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
   if (mu > 0) {
     for (const auto& p : module.parameters()) anchor.push_back(p.detach().clone());
   }
+  // SCAFFOLD (Karimireddy et al. 2020): every step's gradient g becomes g + (c - c_i).
+  std::vector<torch::Tensor> correction;
+  if (ctx.correction && !ctx.correction->empty())
+    correction = correction_per_parameter(module, *ctx.correction);
   TrainResult result;
   result.num_samples = data.size();
   for (int64_t epoch = 0; epoch < args_.epochs; ++epoch) {
@@ -118,6 +142,7 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
         }
       }
       if (mu > 0) add_proximal_gradient(module.parameters(), anchor, mu);
+      if (!correction.empty()) add_to_gradients(module.parameters(), correction);
       optimizer->step();
       ++result.local_steps;
       // At most ~10 progress lines per epoch, as the seed prints them, whatever the batch count.

@@ -6,6 +6,7 @@
 #include "fedsilo/aggregator.h"
 #include "fedsilo/trainer.h"
 #include "ml/configured_aggregator.h"
+#include "ml/scaffold_aggregator.h"
 
 namespace fedsilo::registry {
 
@@ -14,6 +15,9 @@ Registry<AggregatorFactory>& aggregators() {
     auto* reg = new Registry<AggregatorFactory>("train_args.federated_optimizer");
     for (const char* name : {"FedAvg", "FedProx", "FedOpt", "FedAvgM", "FedNova"})
       reg->add(name, make_configured_aggregator);
+    reg->add("SCAFFOLD", [](const Args& a) -> std::unique_ptr<Aggregator> {
+      return std::make_unique<ScaffoldAggregator>(a);
+    });
     return reg;
   }();
   return *r;

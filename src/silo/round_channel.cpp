@@ -8,10 +8,11 @@
 
 namespace fedsilo::silo {
 
-// The order is one byte stream: a 4 x int64 header (command, round, data silo, model bytes),
-// then for kTrain every tensor's bytes in state order, cut into chunks of kOrderChunkBytes. The
-// first chunk is min(kOrderChunkBytes, header + model bytes) on every rank, so a small model
-// costs one collective (about a millisecond here) and a large one a bounded buffer.
+// The order is one byte stream: a 4 x int64 header (command, round, data silo, bytes), then for
+// kTrain every tensor's bytes in state order (the model's, then SCAFFOLD's correction's), cut
+// into chunks of kOrderChunkBytes. The first chunk is min(kOrderChunkBytes, header + model
+// bytes) on every rank and for every order, so a small model costs one collective (about a
+// millisecond here) and a large one a bounded buffer.
 namespace {
 constexpr int64_t kHeaderBytes = 4 * sizeof(int64_t);
 
@@ -67,10 +68,14 @@ class ChunkCursor {
 
 }  // namespace
 
-void send_order(SiloGroup& group, const SiloOrder& order, const StateDict& state) {
+void send_order(SiloGroup& group, const SiloOrder& order, const StateDict& model,
+                const StateDict* correction) {
   bool train = order.command == SiloCommand::kTrain;
+  int64_t first = std::min(kOrderChunkBytes, kHeaderBytes + model_bytes(model));
+  StateDict state = model;
+  if (train && correction) state.insert(state.end(), correction->begin(), correction->end());
   int64_t bytes = model_bytes(state);
-  int64_t total = kHeaderBytes + bytes;
+  int64_t total = train ? kHeaderBytes + bytes : first;
   auto buf = torch::empty({std::min(kOrderChunkBytes, total)}, torch::kUInt8);
   auto* p = static_cast<char*>(buf.data_ptr());
   int64_t header[4] = {static_cast<int64_t>(order.command), order.round, order.data_silo_index,
@@ -78,25 +83,27 @@ void send_order(SiloGroup& group, const SiloOrder& order, const StateDict& state
   std::memcpy(p, header, kHeaderBytes);
   ChunkCursor cursor(state, false);
   auto to_chunk = [](char* tensor, char* chunk, int64_t n) { std::memcpy(chunk, tensor, n); };
-  if (train) cursor.next(p + kHeaderBytes, buf.numel() - kHeaderBytes, to_chunk);
-  std::vector<torch::Tensor> one = {buf};
+  if (train) cursor.next(p + kHeaderBytes, first - kHeaderBytes, to_chunk);
+  std::vector<torch::Tensor> one = {buf.narrow(0, 0, first)};
   group.broadcast(one, 0);
-  if (!train) return;
-  for (int64_t sent = buf.numel(); sent < total; sent += buf.numel()) {
+  for (int64_t sent = first; sent < total;) {
     int64_t n = std::min(kOrderChunkBytes, total - sent);
-    auto chunk = buf.narrow(0, 0, n);
     cursor.next(p, n, to_chunk);
-    std::vector<torch::Tensor> part = {chunk};
+    std::vector<torch::Tensor> part = {buf.narrow(0, 0, n)};
     group.broadcast(part, 0);
+    sent += n;
   }
 }
 
-SiloOrder receive_order(SiloGroup& group, torch::nn::Module& module) {
+SiloOrder receive_order(SiloGroup& group, torch::nn::Module& module, StateDict* correction) {
   auto state = state_of(module);
+  // The first chunk's size depends on the model alone, so it is the same for every order.
+  int64_t first = std::min(kOrderChunkBytes, kHeaderBytes + model_bytes(state));
+  if (correction) state.insert(state.end(), correction->begin(), correction->end());
   int64_t bytes = model_bytes(state);
   int64_t total = kHeaderBytes + bytes;
   auto buf = torch::empty({std::min(kOrderChunkBytes, total)}, torch::kUInt8);
-  std::vector<torch::Tensor> one = {buf};
+  std::vector<torch::Tensor> one = {buf.narrow(0, 0, first)};
   group.broadcast(one, 0);
   auto* p = static_cast<char*>(buf.data_ptr());
   int64_t header[4];
@@ -104,21 +111,22 @@ SiloOrder receive_order(SiloGroup& group, torch::nn::Module& module) {
   if (header[0] < 1 || header[0] > 3)
     throw ProtocolError("silo order: unknown command " + std::to_string(header[0]));
   SiloOrder order{static_cast<SiloCommand>(header[0]), header[1], header[2]};
-  if (header[3] != bytes) {
-    throw ProtocolError("silo order: the master's model has " + std::to_string(header[3]) +
-                        " bytes, this trainer's layout needs " + std::to_string(bytes));
-  }
   if (order.command != SiloCommand::kTrain) return order;
+  if (header[3] != bytes) {
+    throw ProtocolError("silo order: the master sends " + std::to_string(header[3]) +
+                        " bytes of model (and correction), this trainer's layout needs " +
+                        std::to_string(bytes));
+  }
   torch::NoGradGuard no_grad;
   ChunkCursor cursor(state, true);
   auto from_chunk = [](char* tensor, char* chunk, int64_t n) { std::memcpy(tensor, chunk, n); };
-  cursor.next(p + kHeaderBytes, buf.numel() - kHeaderBytes, from_chunk);
-  for (int64_t got = buf.numel(); got < total; got += buf.numel()) {
+  cursor.next(p + kHeaderBytes, first - kHeaderBytes, from_chunk);
+  for (int64_t got = first; got < total;) {
     int64_t n = std::min(kOrderChunkBytes, total - got);
-    auto chunk = buf.narrow(0, 0, n);
-    std::vector<torch::Tensor> part = {chunk};
+    std::vector<torch::Tensor> part = {buf.narrow(0, 0, n)};
     group.broadcast(part, 0);
     cursor.next(p, n, from_chunk);
+    got += n;
   }
   return order;
 }

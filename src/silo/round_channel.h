@@ -23,11 +23,15 @@ struct SiloOrder {
 
 constexpr int64_t kOrderChunkBytes = 16ll << 20;
 
-// Master (rank 0): sends the order, and for kTrain the model `state` (ignored otherwise).
-void send_order(SiloGroup& group, const SiloOrder& order, const StateDict& state);
+// Master (rank 0): sends the order, and for kTrain the model `state` (ignored otherwise) and,
+// with SCAFFOLD, the round's `correction` after it.
+void send_order(SiloGroup& group, const SiloOrder& order, const StateDict& state,
+                const StateDict* correction = nullptr);
 
 // Worker: waits for the next order (up to the group's op timeout) and for kTrain writes the
-// model into `module`'s own tensors.
-SiloOrder receive_order(SiloGroup& group, torch::nn::Module& module);
+// model into `module`'s own tensors, and the correction into `correction`'s when the master
+// sends one (both sides know from the config whether it does).
+SiloOrder receive_order(SiloGroup& group, torch::nn::Module& module,
+                        StateDict* correction = nullptr);
 
 }  // namespace fedsilo::silo

@@ -26,6 +26,12 @@ TEST(Message, RoundTrip) {
   EXPECT_EQ(back.model.size, 1234);
   EXPECT_EQ(back.num_samples, 77);
   EXPECT_EQ(back.metrics["train_loss"], 0.5);
+  EXPECT_TRUE(back.control.empty()) << "no correction unless one is sent";
+  m.control = {"fedsilo/r/control/silo_2/round_4.safetensors", 99, std::string(64, 'b')};
+  back = decode(encode(m));
+  EXPECT_EQ(back.control.key, m.control.key);
+  EXPECT_EQ(back.control.size, 99);
+  EXPECT_EQ(back.control.sha256, m.control.sha256);
 }
 
 TEST(Message, RejectsMalformedPayloadsNamingTheField) {
@@ -51,6 +57,10 @@ TEST(Message, RejectsMalformedPayloadsNamingTheField) {
       error_of(R"({"type": 3, "id": "x", "run_id": "r", "sender": 1, "receiver": 0, "round": 1})")
           .find("SEND_MODEL needs a round and a model"),
       std::string::npos);
+  EXPECT_NE(error_of(R"({"type": 5, "id": "x", "run_id": "r", "sender": 1, "receiver": 0,
+                        "control": {"key": "k", "size": 0, "sha256": ""}})")
+                .find("field control needs a key, a positive size"),
+            std::string::npos);
   EXPECT_NE(error_of(std::string(kMaxMessageBytes + 1, ' ')).find("exceeds the limit"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"type": 5, "id": "x", "run_id": "r", "sender": 1, "receiver": 0,

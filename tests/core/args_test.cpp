@@ -245,7 +245,19 @@ TEST(Args, AlgorithmKeysThatWouldChangeNothingStopTheRun) {
                      "secure_aggregation_args: {enable_sa: true}")
                 .find("cannot run with it"),
             std::string::npos);
-  EXPECT_NE(error_of("train_args: {federated_optimizer: SCAFFOLD}").find("must be one of"),
+  EXPECT_NE(error_of("train_args: {federated_optimizer: FedDyn}").find("must be one of"),
+            std::string::npos);
+  EXPECT_NO_THROW(fedsilo::parse_args_yaml(
+      "train_args: {federated_optimizer: SCAFFOLD, server_lr: 0.5, client_optimizer: sgd}"));
+  EXPECT_NE(error_of("train_args: {federated_optimizer: SCAFFOLD, momentum: 0.9}")
+                .find("assume plain SGD steps"),
+            std::string::npos);
+  EXPECT_NE(error_of("train_args: {federated_optimizer: SCAFFOLD, server_momentum: 0.9}")
+                .find("has no server optimizer"),
+            std::string::npos);
+  EXPECT_NE(error_of("train_args: {federated_optimizer: SCAFFOLD}\n"
+                     "defense_args: {enable_defense: true, defense_type: median}")
+                .find("SCAFFOLD with defense_args"),
             std::string::npos);
   // Krum with f = 1 needs 2f + 2 + 1 = 5 models in every round.
   auto krum = "defense_args: {enable_defense: true, defense_type: krum, byzantine_client_num: 1}";

@@ -150,6 +150,16 @@ TEST(Optimizers, EachChangesTheRunAndTheDegenerateOnesAreFedAvg) {
                               "train_args.server_momentum=0.9"}) != fedavg);
   // Silos with different data sizes take different numbers of steps: FedNova differs.
   EXPECT_TRUE(run("fednova", {"train_args.federated_optimizer=FedNova"}) != fedavg);
+  // SCAFFOLD's round 0 is FedAvg's (every control variate starts at 0); its corrections steer
+  // the later rounds, and every round's line says how far its control variate has moved.
+  auto scaffold = simulate(testutil::small_args(dir.path(), dir / "scaffold",
+                                                {"train_args.federated_optimizer=SCAFFOLD"}));
+  EXPECT_TRUE(final_model(scaffold) != fedavg);
+  for (const auto& line : metrics_of(scaffold)) {
+    EXPECT_EQ(line["aggregation"]["scaffold_controls_updated"], 2) << line.dump();
+    EXPECT_GT(line["aggregation"]["scaffold_control_norm"].get<double>(), 0) << line.dump();
+  }
+  EXPECT_GT(accuracy(scaffold), 0.5);
   for (std::string opt : {"adam", "yogi", "adagrad"}) {
     EXPECT_TRUE(run("fedopt_" + opt,
                     {"train_args.federated_optimizer=FedOpt", "train_args.server_optimizer=" + opt,

@@ -37,7 +37,8 @@ TEST(Distributed, ServerFirstS3MatchesSimulateBitForBit) {
 
 TEST(Distributed, OptimizersDefensesAndAttacksMatchSimulateBitForBit) {
   // The server's rules (FedOpt's moments, FedNova's local steps from the silos' messages, a
-  // defense) and the silo's (FedProx, an attack) run the same code in both modes.
+  // defense, SCAFFOLD's control variates) and the silo's (FedProx, an attack, SCAFFOLD's
+  // correction) run the same code in both modes.
   testutil::Broker broker;
   const std::vector<std::vector<std::string>> configs = {
       {"train_args.federated_optimizer=FedProx", "train_args.fedprox_mu=0.1",
@@ -48,6 +49,8 @@ TEST(Distributed, OptimizersDefensesAndAttacksMatchSimulateBitForBit) {
       {"train_args.federated_optimizer=FedNova"},
       {"train_args.federated_optimizer=FedOpt", "train_args.server_optimizer=adam",
        "train_args.server_lr=0.05"},
+      // The server's corrections travel beside the global model and steer the silos' steps.
+      {"train_args.federated_optimizer=SCAFFOLD", "train_args.weight_decay=0"},
   };
   for (const auto& sets : configs) {
     testutil::CliRun run(broker, sets);

@@ -190,7 +190,7 @@ struct Requests {
     global = cross_silo::put_model(h.store, cross_silo::global_blob_key(h.args.run_id, 0),
                                    state_of(h.master->model().module()));
   }
-  void operator()(int64_t round, BlobRef ref, const std::string& id) {
+  void operator()(int64_t round, BlobRef ref, const std::string& id, BlobRef control = {}) {
     Message m;
     m.type = MsgType::kSyncModel;
     m.id = id;
@@ -198,6 +198,7 @@ struct Requests {
     m.receiver = 1;
     m.round = round;
     m.model = ref;
+    m.control = control;
     m.data_silo_index = 0;
     h.master->handle(m);
   }
@@ -270,4 +271,30 @@ TEST(SiloMaster, DropsRequestsForRoundsThatCannotExistOrForeignBlobs) {
   EXPECT_EQ(replies[0].type, MsgType::kSendModel);
   EXPECT_EQ(replies[0].round, 0);
   EXPECT_EQ(replies[0].model.key, cross_silo::silo_blob_key(h.args.run_id, 1, 0));
+}
+
+TEST(SiloMaster, ScaffoldTrainsOnlyWithItsOwnCorrectionAndOtherRulesTakeNone) {
+  auto zero_correction = [](SiloHarness& h, int64_t silo) {
+    auto zero = clone_state(state_of(h.master->model().module()));
+    for (auto& [name, t] : zero) t.zero_();
+    return cross_silo::put_model(h.store, cross_silo::control_blob_key(h.args.run_id, silo, 0),
+                                 zero);
+  };
+  SiloHarness h({"train_args.comm_round=6", "train_args.federated_optimizer=SCAFFOLD"});
+  Requests request(h);
+  request(0, request.global, "0-1");
+  EXPECT_TRUE(answers(drain(*h.server_end)).empty()) << "SCAFFOLD without its correction";
+  request(0, request.global, "0-2", zero_correction(h, 2));
+  EXPECT_TRUE(answers(drain(*h.server_end)).empty()) << "silo 2's correction";
+  request(0, request.global, "0-3", zero_correction(h, 1));
+  auto replies = answers(drain(*h.server_end));
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].type, MsgType::kSendModel);
+
+  SiloHarness fedavg({"train_args.comm_round=6"});
+  Requests plain(fedavg);
+  plain(0, plain.global, "0-1", zero_correction(fedavg, 1));
+  EXPECT_TRUE(answers(drain(*fedavg.server_end)).empty()) << "FedAvg takes no correction";
+  plain(0, plain.global, "0-2");
+  EXPECT_EQ(answers(drain(*fedavg.server_end)).size(), 1u);
 }

@@ -11,6 +11,7 @@
 #include "cross_silo/model_exchange.h"
 #include "cross_silo/server_manager.h"
 #include "fedsilo/error.h"
+#include "ml/safetensors.h"
 #include "protocol_test_util.h"
 #include "test_util.h"
 
@@ -103,6 +104,7 @@ struct Federation {
     auto m = from(k, MsgType::kSendModel, request.round);
     m.model = put_model(store, cross_silo::silo_blob_key(args.run_id, k, request.round), global);
     m.num_samples = samples;
+    m.metrics["local_steps"] = 1;
     return m;
   }
   std::map<int64_t, Message> start_all_online() {
@@ -317,6 +319,42 @@ TEST(ServerResume, AServerOptimizersMomentsSurviveARestart) {
                              "train_args.server_optimizer=yogi", "train_args.server_lr=0.1"});
   expect_resume_bit_for_bit(
       {"train_args.federated_optimizer=FedAvgM", "train_args.server_momentum=0.9"});
+}
+
+TEST(ServerResume, ScaffoldsControlVariatesSurviveARestart) {
+  // Round 2's corrections c - c_i come from the control variates of rounds 0 and 1; a server
+  // restarted after round 0 that lost them would send different ones.
+  std::vector<std::string> scaffold = {"train_args.federated_optimizer=SCAFFOLD"};
+  auto play_round = [](Federation& f, std::map<int64_t, Message>& req) {
+    for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], 1.0f + 0.5f * k, 10 * k));
+    for (int64_t k : {1, 2, 3}) req[k] = f.last_request(k).value();
+  };
+  auto corrections = [](Federation& f, std::map<int64_t, Message>& req) {
+    std::map<int64_t, std::string> out;
+    for (int64_t k : {1, 2, 3}) {
+      EXPECT_EQ(req[k].control.key, cross_silo::control_blob_key(f.args.run_id, k, req[k].round));
+      out[k] = f.store.get(req[k].control.key);
+    }
+    return out;
+  };
+  Federation plain(scaffold);
+  auto req = plain.start_all_online();
+  play_round(plain, req);
+  play_round(plain, req);
+  ASSERT_EQ(req[1].round, 2);
+  auto want = corrections(plain, req);
+  auto c = safetensors_decode(want[1]);
+  EXPECT_GT(c[0].second.abs().max().item<float>(), 0) << "the corrections have moved";
+
+  Federation f(scaffold);
+  auto r = f.start_all_online();
+  play_round(f, r);
+  f.restart_server();
+  r = f.start_all_online();
+  ASSERT_EQ(r[1].round, 1);
+  play_round(f, r);
+  ASSERT_EQ(r[1].round, 2);
+  EXPECT_TRUE(corrections(f, r) == want);
 }
 
 TEST(ServerResume, AHalfWrittenMetricsLineIsCutAndTheCheckpointsLineRestored) {

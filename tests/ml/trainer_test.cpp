@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "fedsilo/dataset.h"
+#include "fedsilo/error.h"
 #include "fedsilo/state_dict.h"
 #include "fedsilo/trainer.h"
 #include "test_util.h"
@@ -74,4 +75,42 @@ TEST(FedProx, APositiveMuPullsTheWeightsTowardTheGlobalModel) {
   double moved_prox = (prox.train_once() - start).norm().item<double>();
   EXPECT_GT(moved_plain, 0);
   EXPECT_LT(moved_prox, 0.8 * moved_plain);
+}
+
+TEST(Scaffold, TheCorrectionJoinsEveryStepsGradient) {
+  // One full-batch step: the corrected step lands exactly lr * (c - c_i) from the plain one.
+  std::vector<std::string> one_step = {"train_args.batch_size=1000", "train_args.weight_decay=0"};
+  Fixture f(one_step);
+  auto start = model::create(f.args, 10);
+  auto train = [&](const StateDict* correction) {
+    auto m = model::create(f.args, 10);
+    load_state(m.module(), state_of(start.module()), "start");
+    ClassificationTrainer t(f.args);
+    TrainContext ctx;
+    ctx.correction = correction;
+    auto r = t.train(m, f.ds.train_data_local_dict[0], ctx);
+    EXPECT_EQ(r.local_steps, 1);
+    return clone_state(state_of(m.module()));
+  };
+  StateDict correction, zero;
+  torch::manual_seed(3);
+  for (const auto& [name, t] : state_of(start.module())) {
+    correction.emplace_back(name, torch::randn(t.sizes()));
+    zero.emplace_back(name, torch::zeros(t.sizes()));
+  }
+  auto plain = train(nullptr);
+  auto corrected = train(&correction);
+  auto with_zero = train(&zero);
+  for (size_t i = 0; i < plain.size(); ++i) {
+    auto want = plain[i].second - f.args.learning_rate * correction[i].second;
+    EXPECT_TRUE(torch::allclose(corrected[i].second, want, 1e-5, 1e-6)) << plain[i].first;
+    EXPECT_TRUE(torch::equal(with_zero[i].second, plain[i].second))
+        << "a zero correction is FedAvg";
+  }
+  StateDict wrong = {{"nope", torch::zeros({3})}};
+  auto m = model::create(f.args, 10);
+  ClassificationTrainer t(f.args);
+  TrainContext ctx;
+  ctx.correction = &wrong;
+  EXPECT_THROW(t.train(m, f.ds.train_data_local_dict[0], ctx), ProtocolError);
 }

@@ -75,6 +75,25 @@ TEST_P(HierarchicalRounds, TwoSilosOfTwoTrainersFinishEveryRoundCount) {
 
 INSTANTIATE_TEST_SUITE_P(CommRound, HierarchicalRounds, ::testing::Values(1, 2, 50));
 
+TEST(Launcher, ScaffoldsCorrectionReachesEveryTrainerOfASilo) {
+  // A worker that trained without the round's correction would step its replica elsewhere than
+  // the master's, and the silo's model would leave the single trainer's path.
+  testutil::Broker broker;
+  std::vector<std::string> scaffold = {"train_args.comm_round=4",
+                                       "train_args.federated_optimizer=SCAFFOLD"};
+  auto sets = scaffold;
+  sets.push_back("client_silo_args.n_proc_per_node=2");
+  testutil::CliRun run(broker, sets);
+  run.use_directory_store();
+  auto server = run.start("server", 0);
+  auto silo1 = run.start("client", 1, port_for_silo()),
+       silo2 = run.start("client", 2, port_for_silo());
+  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
+  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+  expect_close_to_single_trainer(run, scaffold);
+}
+
 TEST(Launcher, TwoNodesOfOneSiloJoinThroughTheMasterAddress) {
   testutil::Broker broker;
   std::vector<std::string> sets = {"client_silo_args.n_node_in_silo=2",

@@ -87,13 +87,12 @@ int64_t peak_rss_kib(pid_t pid) {
   return -1;
 }
 
-std::string env_of(pid_t pid, const std::string& key) {
-  std::ifstream in(fmt::format("/proc/{}/environ", pid));
-  std::string entry;
-  while (std::getline(in, entry, '\0')) {
-    if (entry.rfind(key + "=", 0) == 0) return entry.substr(key.size() + 1);
-  }
-  return "";
+// The program a process runs now: a child the benchmark or a launcher forked is a copy of its
+// parent until it execs.
+std::string exe_of(pid_t pid) {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return ec ? "" : p.string();
 }
 
 struct Phase {
@@ -144,16 +143,21 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
   auto since = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   std::map<pid_t, std::string> labels;
   std::map<std::string, int64_t> peak;
+  const std::string cli = fs::canonical(FEDSILO_CLI).string();
+  std::map<int, int> trainers_seen;         // per silo
   std::map<std::string, std::string> seen;  // output read so far, per process
   while (!server->poll()) {
     // Processes: the server, each silo's launcher, and the launcher's trainers.
     labels[server->pid()] = "server";
     for (auto [p, k] : {std::pair{silo1->pid(), 1}, std::pair{silo2->pid(), 2}}) {
-      labels[p] = fmt::format("silo {} launcher", k);
+      // Sampled once it runs the lean launcher, not while it is still the benchmark's fork.
+      if (exe_of(p) == cli) labels[p] = fmt::format("silo {} launcher", k);
       for (pid_t c : children_of(p)) {
-        // A child not yet exec'd is still a copy of its launcher: skip it until it is a trainer.
-        auto rank = env_of(c, "FEDSILO_SILO_RANK");
-        if (!rank.empty()) labels[c] = fmt::format("silo {} trainer {}", k, rank);
+        // Trainers are numbered as they appear: the first one the launcher starts, then the
+        // siblings it forks (adopted by the launcher). A child still a copy of its launcher is
+        // skipped until it runs a trainer.
+        if (labels.count(c) || exe_of(c).empty() || exe_of(c) == cli) continue;
+        labels[c] = fmt::format("silo {} trainer {}", k, trainers_seen[k]++);
       }
     }
     for (auto& [p, label] : labels) {

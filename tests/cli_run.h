@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "fedsilo/simulate.h"
@@ -24,6 +25,7 @@ class CliRun {
              "comm_args.resend_interval_s=2"};
     sets_.insert(sets_.end(), sets.begin(), sets.end());  // the test's own values win
   }
+  std::map<std::string, std::string> env_;  // added to every process's environment
   void use_directory_store() {
     sets_.push_back("comm_args.object_store=file://" + (dir_ / "blobs"));
   }
@@ -44,6 +46,7 @@ class CliRun {
     argv.insert(argv.end(), extra.begin(), extra.end());
     Subprocess::Options o;
     o.output_file = dir_ / (role + std::to_string(rank) + tag + ".out");
+    o.env = env_;
     return std::make_unique<Subprocess>(argv, o);
   }
   std::string output(const std::string& role, int rank, const std::string& tag = "") {

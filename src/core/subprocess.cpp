@@ -65,6 +65,13 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, const Options& opti
   if (out_fd >= 0) ::close(out_fd);
 }
 
+std::unique_ptr<Subprocess> Subprocess::adopt(pid_t pid) {
+  std::unique_ptr<Subprocess> p(new Subprocess());
+  p->pid_ = pid;
+  p->group_ = false;
+  return p;
+}
+
 Subprocess::~Subprocess() {
   if (pid_ > 0 && !status_) stop(std::chrono::milliseconds(2000));
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ class Subprocess {
   Subprocess(const std::vector<std::string>& argv, const Options& options);
   Subprocess(const std::vector<std::string>& argv) : Subprocess(argv, Options{}) {}
   ~Subprocess();  // stops the child (SIGTERM, then SIGKILL) if it still runs
+  // A child this process did not start: one a child subreaper adopted (the launcher's forked
+  // trainers). Watched and stopped like the others; signals go to it alone.
+  static std::unique_ptr<Subprocess> adopt(pid_t pid);
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
 
@@ -35,6 +39,7 @@ class Subprocess {
   void signal(int sig);
 
  private:
+  Subprocess() = default;
   pid_t pid_ = -1;
   std::optional<int> status_;
   bool group_ = true;

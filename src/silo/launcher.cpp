@@ -1,7 +1,14 @@
 #include "silo/launcher.h"
 
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdlib>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "core/clock.h"
@@ -41,6 +48,58 @@ std::optional<int> master_exit(Children& children, std::chrono::milliseconds gra
   return std::nullopt;  // the master runs on another node
 }
 
+// The pipe on which the node's first trainer reports the siblings it forked
+// (sibling_trainers.h). Closed (-1) when the launcher starts every trainer itself:
+// FEDSILO_FORK_TRAINERS=0, one trainer per node, or no subreaper.
+struct SiblingReports {
+  int fd = -1;
+  std::string pending;
+  ~SiblingReports() {
+    if (fd >= 0) ::close(fd);
+  }
+  // Opens the pipe; returns its write end for the first trainer, or -1.
+  int open(int64_t trainers) {
+    const char* off = std::getenv("FEDSILO_FORK_TRAINERS");
+    if (trainers < 2 || (off && std::string(off) == "0")) return -1;
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return -1;
+    int p[2];
+    if (::pipe(p) != 0) return -1;
+    ::fcntl(p[0], F_SETFD, FD_CLOEXEC);
+    ::fcntl(p[0], F_SETFL, O_NONBLOCK);
+    fd = p[0];
+    return p[1];
+  }
+  // Reports that arrived: (local rank, pid). Sets `closed` when the first trainer and every
+  // sibling are done reporting.
+  std::vector<std::pair<int64_t, pid_t>> read(bool& closed) {
+    std::vector<std::pair<int64_t, pid_t>> out;
+    closed = false;
+    if (fd < 0) return out;
+    char buf[256];
+    while (true) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        pending.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0) closed = true;
+      break;  // EAGAIN: more may come
+    }
+    for (size_t eol; (eol = pending.find('\n')) != std::string::npos;) {
+      std::istringstream line(pending.substr(0, eol));
+      pending.erase(0, eol + 1);
+      int64_t local = 0;
+      pid_t pid = 0;
+      if (line >> local >> pid && pid > 0) out.emplace_back(local, pid);
+    }
+    if (closed) {
+      ::close(fd);
+      fd = -1;
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 int launch_trainers(const Args& args, const std::vector<std::string>& trainer_argv) {
@@ -60,15 +119,47 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
     bool done = false;
   };
   std::vector<Child> children;
-  for (int64_t i = 0; i < args.n_proc_per_node; ++i) {
+  auto start = [&](int64_t i, std::map<std::string, std::string> extra = {}) {
     Subprocess::Options o;
     for (auto& [k, v] : SiloRole::trainer_environment(first + i, i, world)) o.env[k] = v;
+    o.env.insert(extra.begin(), extra.end());
     o.own_process_group = false;  // in the launcher's group: stopping the group stops them too
     o.die_with_parent = true;
-    // All at once: each trainer spends most of its start-up loading libtorch and its data, and
-    // a worker waits for the master's rendezvous port itself (SiloGroup::connect).
     children.push_back({first + i, std::make_unique<Subprocess>(trainer_argv, o)});
+  };
+  // The first trainer forks the others, which then skip libtorch's start-up; any it could not
+  // fork are started here when its report ends. All start at once either way: each trainer
+  // spends most of its start-up loading its data, and a worker waits for the master's
+  // rendezvous port itself (SiloGroup::connect).
+  SiblingReports reports;
+  int report_fd = reports.open(args.n_proc_per_node);
+  if (report_fd >= 0) {
+    start(0, {{kForkSiblingsVariable, std::to_string(args.n_proc_per_node - 1)},
+              {kForkReportFdVariable, std::to_string(report_fd)}});
+    ::close(report_fd);
+  } else {
+    for (int64_t i = 0; i < args.n_proc_per_node; ++i) start(i);
   }
+  std::vector<bool> running(args.n_proc_per_node, report_fd < 0);
+  running[0] = true;
+  auto adopt_reported = [&] {
+    bool closed = false;
+    for (auto [local, pid] : reports.read(closed)) {
+      if (local < 1 || local >= args.n_proc_per_node || running[local]) continue;
+      running[local] = true;
+      children.push_back({first + local, Subprocess::adopt(pid)});
+      FS_LOG_INFO(log, "launcher: trainer {} of silo {} forked from trainer {} (pid {})",
+                  first + local, args.rank, first, pid);
+    }
+    if (!closed) return;
+    for (int64_t i = 1; i < args.n_proc_per_node; ++i) {
+      if (running[i]) continue;
+      FS_LOG_WARN(log, "launcher: trainer {} of silo {} was not forked; starting it", first + i,
+                  args.rank);
+      running[i] = true;
+      start(i);
+    }
+  };
   auto stop_all = [&](int sig) {
     for (auto& c : children) {
       if (!c.done) c.proc->signal(sig);
@@ -83,7 +174,8 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
     }
   };
   size_t finished = 0;
-  while (finished < children.size()) {
+  while (finished < children.size() || reports.fd >= 0) {
+    adopt_reported();
     if (int sig = pending_signal()) {
       FS_LOG_WARN(log, "launcher: signal {}; stopping the trainers", sig);
       stop_all(sig);

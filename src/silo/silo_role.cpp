@@ -9,9 +9,9 @@
 namespace fedsilo::silo {
 namespace {
 
-constexpr const char* kSiloRank = "FEDSILO_SILO_RANK";
-constexpr const char* kLocalRank = "FEDSILO_LOCAL_RANK";
-constexpr const char* kWorldSize = "FEDSILO_WORLD_SIZE";
+constexpr const char* kSiloRank = kSiloRankVariable;
+constexpr const char* kLocalRank = kLocalRankVariable;
+constexpr const char* kWorldSize = kWorldSizeVariable;
 
 std::optional<int64_t> read_int(const char* name, int64_t lo, int64_t hi) {
   const char* v = std::getenv(name);

@@ -11,6 +11,14 @@
 
 namespace fedsilo::silo {
 
+// The launcher's variables (trainer_environment), and the two that ask the first trainer of a
+// node to fork its siblings (sibling_trainers.h).
+inline constexpr const char* kSiloRankVariable = "FEDSILO_SILO_RANK";
+inline constexpr const char* kLocalRankVariable = "FEDSILO_LOCAL_RANK";
+inline constexpr const char* kWorldSizeVariable = "FEDSILO_WORLD_SIZE";
+inline constexpr const char* kForkSiblingsVariable = "FEDSILO_FORK_SIBLINGS";
+inline constexpr const char* kForkReportFdVariable = "FEDSILO_FORK_REPORT_FD";
+
 struct SiloRole {
   enum class Kind { kLauncher, kMaster, kWorker };
   Kind kind = Kind::kMaster;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -34,21 +35,24 @@ void expect_close_to_single_trainer(testutil::CliRun& run, const std::vector<std
   }
 }
 
+// The pid the launcher names for the trainer it adopted from trainer 0's fork, or 0.
+pid_t forked_trainer(const std::string& launcher_output, int64_t silo_rank) {
+  auto at = launcher_output.find("trainer " + std::to_string(silo_rank) + " of silo");
+  for (; at != std::string::npos;
+       at = launcher_output.find("trainer " + std::to_string(silo_rank) + " of silo", at + 1)) {
+    auto line = launcher_output.substr(at, launcher_output.find('\n', at) - at);
+    auto p = line.find("forked from trainer 0 (pid ");
+    if (p != std::string::npos) return std::stoi(line.substr(p + 27));
+  }
+  return 0;
+}
+
 std::vector<pid_t> children_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
   std::vector<pid_t> out;
   pid_t c;
   while (in >> c) out.push_back(c);
   return out;
-}
-
-std::string env_of(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
-  std::string entry;
-  while (std::getline(in, entry, '\0')) {
-    if (entry.rfind(key + "=", 0) == 0) return entry.substr(key.size() + 1);
-  }
-  return "";
 }
 
 class HierarchicalRounds : public ::testing::TestWithParam<int> {};
@@ -138,11 +142,11 @@ TEST(Launcher, AKilledTrainerEndsItsSiloWithAMessageNamingIt) {
   while (run.rounds_done() < 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(5ms);
   ASSERT_GE(run.rounds_done(), 1u) << run.output("server", 0);
-  pid_t worker = 0;
-  for (pid_t c : children_of(silo1->pid())) {
-    if (env_of(c, "FEDSILO_SILO_RANK") == "1") worker = c;
-  }
-  ASSERT_GT(worker, 0) << "no trainer with silo rank 1 under the launcher";
+  pid_t worker = forked_trainer(run.output("client", 1), 1);
+  ASSERT_GT(worker, 0) << "the launcher names no trainer 1: " << run.output("client", 1);
+  auto adopted = children_of(silo1->pid());
+  ASSERT_NE(std::find(adopted.begin(), adopted.end(), worker), adopted.end())
+      << "trainer 1 is not the launcher's child";
   ::kill(worker, SIGKILL);
   int code = testutil::finish(*silo1, run, "client", 1);
   EXPECT_NE(code, 0);
@@ -156,6 +160,35 @@ TEST(Launcher, AKilledTrainerEndsItsSiloWithAMessageNamingIt) {
       << run.output("server", 0);
   EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 4) << run.output("client", 2);
   EXPECT_TRUE(children_of(silo1->pid()).empty());
+}
+
+TEST(Launcher, TheFirstTrainerForksItsSiblingsAndTheLauncherAdoptsThem) {
+  // Forked siblings skip libtorch's start-up (sibling_trainers.h); FEDSILO_FORK_TRAINERS=0
+  // starts every trainer from the launcher. Both train the same rounds.
+  for (bool fork : {true, false}) {
+    testutil::Broker broker;
+    std::vector<std::string> sets = {"client_silo_args.n_proc_per_node=2",
+                                     "train_args.comm_round=3"};
+    testutil::CliRun run(broker, sets);
+    run.use_directory_store();
+    if (!fork) run.env_["FEDSILO_FORK_TRAINERS"] = "0";
+    auto server = run.start("server", 0);
+    auto silo1 = run.start("client", 1, port_for_silo()),
+         silo2 = run.start("client", 2, port_for_silo());
+    EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
+    EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+    EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+    for (int silo : {1, 2}) {
+      auto out = run.output("client", silo);
+      EXPECT_EQ(forked_trainer(out, 1) > 0, fork) << out;
+      EXPECT_EQ(out.find("was not forked"), std::string::npos) << out;
+      EXPECT_NE(out.find("all 2 trainers of silo " + std::to_string(silo)), std::string::npos)
+          << out;
+      EXPECT_NE(out.find("trainer 1 of 2 joined silo " + std::to_string(silo)), std::string::npos)
+          << out;
+    }
+    expect_close_to_single_trainer(run, {"train_args.comm_round=3"});
+  }
 }
 
 // The launcher only starts and watches processes: `fedsilo client` runs it without libtorch,

@@ -55,6 +55,16 @@ std::vector<pid_t> children_of(pid_t pid) {
   return out;
 }
 
+// The server and silos 1 and 2, each silo with its own process-group port; all exit 0.
+void run_hierarchical(testutil::CliRun& run) {
+  auto server = run.start("server", 0);
+  auto silo1 = run.start("client", 1, port_for_silo()),
+       silo2 = run.start("client", 2, port_for_silo());
+  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
+  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
+  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+}
+
 class HierarchicalRounds : public ::testing::TestWithParam<int> {};
 
 }  // namespace
@@ -65,12 +75,7 @@ TEST_P(HierarchicalRounds, TwoSilosOfTwoTrainersFinishEveryRoundCount) {
                                    "client_silo_args.n_proc_per_node=2"};
   testutil::CliRun run(broker, sets);
   run.use_directory_store();
-  auto server = run.start("server", 0);
-  auto silo1 = run.start("client", 1, port_for_silo()),
-       silo2 = run.start("client", 2, port_for_silo());
-  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
-  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
-  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+  run_hierarchical(run);
   EXPECT_EQ(run.rounds_done(), static_cast<size_t>(GetParam()));
   EXPECT_NE(run.output("client", 1).find("all 2 trainers of silo 1 on node 0 finished"),
             std::string::npos);
@@ -89,12 +94,7 @@ TEST(Launcher, ScaffoldsCorrectionReachesEveryTrainerOfASilo) {
   sets.push_back("client_silo_args.n_proc_per_node=2");
   testutil::CliRun run(broker, sets);
   run.use_directory_store();
-  auto server = run.start("server", 0);
-  auto silo1 = run.start("client", 1, port_for_silo()),
-       silo2 = run.start("client", 2, port_for_silo());
-  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
-  EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
-  EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+  run_hierarchical(run);
   expect_close_to_single_trainer(run, scaffold);
 }
 
@@ -172,12 +172,7 @@ TEST(Launcher, TheFirstTrainerForksItsSiblingsAndTheLauncherAdoptsThem) {
     testutil::CliRun run(broker, sets);
     run.use_directory_store();
     if (!fork) run.env_["FEDSILO_FORK_TRAINERS"] = "0";
-    auto server = run.start("server", 0);
-    auto silo1 = run.start("client", 1, port_for_silo()),
-         silo2 = run.start("client", 2, port_for_silo());
-    EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
-    EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
-    EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);
+    run_hierarchical(run);
     for (int silo : {1, 2}) {
       auto out = run.output("client", silo);
       EXPECT_EQ(forked_trainer(out, 1) > 0, fork) << out;

@@ -1,10 +1,12 @@
 #include "silo/sibling_trainers.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -58,8 +60,11 @@ void fork_sibling_trainers() {
   // Never inherited further: a trainer that starts processes of its own must not fork again.
   ::unsetenv(kForkSiblingsVariable);
   ::unsetenv(kForkReportFdVariable);
-  if (siblings <= 0 || report_fd < 0) return;
   long silo_rank = env_long(kSiloRankVariable, -1);
+  // Whatever the variables say, never more trainers than the silo has ranks after this one,
+  // and only onto a pipe this process really holds: a stray or forged value forks nothing.
+  siblings = std::min(siblings, env_long(kWorldSizeVariable, 1) - 1 - silo_rank);
+  if (siblings <= 0 || report_fd < 0 || ::fcntl(report_fd, F_GETFD) == -1) return;
   pid_t launcher = ::getppid();
   // fork() copies only the calling thread: with others running (a user's program that started
   // threads before fedsilo::init) the copies could deadlock, so the launcher starts them.

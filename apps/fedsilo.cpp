@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/command_line.h"
+#include "core/heap_tunables.h"
 #include "core/log.h"
 #include "fedsilo/error.h"
 #include "fedsilo/exit_code.h"
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "launch") {
+    fedsilo::prefer_huge_page_heap_for_children();
     // From libfedsilo (run_silo_launcher) in a user's program: its trainers run that program.
     if (argc < 5 || std::string(argv[2]) != "--exe" || std::string(argv[4]) != "--") {
       std::cerr << "usage: fedsilo launch --exe PROGRAM -- <PROGRAM's options>\n";
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::string> options(argv + 2, argv + argc);
+  fedsilo::prefer_huge_page_heap_for_children();
   if (cmd == "client") {
     if (auto code = launch_if_launcher({engine, "client"}, options)) return *code;
   }

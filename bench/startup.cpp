@@ -3,7 +3,7 @@
 // layout (1,000 users, written here from the same digits). Per run it watches every process's
 // output for the phase markers and samples every process's peak RSS (VmHWM) until it exits.
 // Prints medians over runs: the time from launch to each phase, server start -> both silos
-// online, server start -> exit, and each process's peak RSS with their sum.
+// online, server start -> exit, and each process's peak RSS and CPU time with their sums.
 //
 //   build/bench/bench_startup [runs=5] [--keep]     (needs scripts/get-data.sh and setup.sh)
 #include <fmt/format.h>
@@ -87,6 +87,20 @@ int64_t peak_rss_kib(pid_t pid) {
   return -1;
 }
 
+// CPU seconds (user + system) the process has used so far.
+double cpu_s(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(text.substr(close + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 // The program a process runs now: a child the benchmark or a launcher forked is a copy of its
 // parent until it execs.
 std::string exe_of(pid_t pid) {
@@ -110,6 +124,7 @@ const Phase kSiloPhases[] = {{"data loaded", "hetero partition"},
 struct RunFigures {
   std::map<std::string, double> phase_s;   // "server: data loaded" -> seconds from launch
   std::map<std::string, double> peak_mib;  // process label -> MiB
+  std::map<std::string, double> cpu_s;     // process label -> CPU seconds, last sample
   double online_s = 0, exit_s = 0;
 };
 
@@ -163,6 +178,8 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
     for (auto& [p, label] : labels) {
       int64_t kib = peak_rss_kib(p);
       if (kib > peak[label]) peak[label] = kib;
+      double cpu = cpu_s(p);
+      if (cpu > f.cpu_s[label]) f.cpu_s[label] = cpu;
     }
     for (auto& [label, path] : outputs) {
       // Only the bytes added since the last look: the watcher must not eat the CPU it measures.
@@ -248,16 +265,21 @@ int main(int argc, char** argv) {
                med([](const RunFigures& f) { return f.online_s; }), all[0].online_s);
     fmt::print("  {:<40} {:>9.3f}   (first run: {:.3f})\n", "server start -> exit (50 rounds)",
                med([](const RunFigures& f) { return f.exit_s; }), all[0].exit_s);
-    fmt::print("  {:<40} {:>9}\n", "peak RSS (MiB)", "median");
-    double sum = 0;
+    // CPU is sampled every 10 ms until the process ends: the last few ms of each are missed.
+    fmt::print("  {:<40} {:>9} {:>9}\n", "per process, median", "peak MiB", "CPU s");
+    double sum = 0, cpu_sum = 0;
     for (const auto& [label, mib] : all[1].peak_mib) {
-      double m = med([&](const RunFigures& f) {
-        return f.peak_mib.count(label) ? f.peak_mib.at(label) : 0.0;
-      });
+      auto of = [&](auto member) {
+        return med([&](const RunFigures& f) {
+          return (f.*member).count(label) ? (f.*member).at(label) : 0.0;
+        });
+      };
+      double m = of(&RunFigures::peak_mib), cpu = of(&RunFigures::cpu_s);
       sum += m;
-      fmt::print("  {:<40} {:>9.1f}\n", label, m);
+      cpu_sum += cpu;
+      fmt::print("  {:<40} {:>9.1f} {:>9.2f}\n", label, m, cpu);
     }
-    fmt::print("  {:<40} {:>9.1f}\n", "sum", sum);
+    fmt::print("  {:<40} {:>9.1f} {:>9.2f}\n", "sum", sum, cpu_sum);
   }
   if (keep) {
     fmt::print("\nkept {}\n", dir.string());

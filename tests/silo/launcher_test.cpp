@@ -211,6 +211,13 @@ TEST(Launcher, TheLauncherRunsWithoutLibtorchAndItsTrainersWithIt) {
   EXPECT_EQ(launcher_maps.find("libtorch"), std::string::npos) << "the launcher loaded libtorch";
   EXPECT_EQ(launcher_maps.find("libfedsilo"), std::string::npos);
   EXPECT_NE(maps_of(trainers[0]).find("libtorch"), std::string::npos);
+  // libtorch's start-up runs on the huge-page heap (core/heap_tunables.h) in every engine.
+  for (pid_t pid : {trainers[0], server->pid()}) {
+    auto env = testutil::read_file("/proc/" + std::to_string(pid) + "/environ");
+    EXPECT_NE(env.find(std::string("GLIBC_TUNABLES=glibc.malloc.hugetlb=1") + '\0'),
+              std::string::npos)
+        << "pid " << pid;
+  }
   EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
   EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
   EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 0) << run.output("client", 2);

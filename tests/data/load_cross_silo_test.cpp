@@ -1,10 +1,14 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/sha256.h"
+#include "data/leaf_cache.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/error.h"
 #include "test_util.h"
@@ -209,4 +213,59 @@ TEST(LoadCrossSilo, LeafJsonIsParsedOnceThenReadFromAVerifiedCache) {
   write_leaf(dir / "MNIST/train/all_data.json", 3, 784, 4);
   auto changed = data::load_cross_silo(args).first.train_data_global;
   EXPECT_EQ(changed.y[changed.size() - 1].item<int64_t>(), 4);
+}
+
+TEST(LoadCrossSilo, LeafCacheTrustsAnUnchangedStatAndHashesAChangedSource) {
+  using namespace std::chrono_literals;
+  TempDir dir;
+  std::string folder = dir / "MNIST/train", file = folder + "/all_data.json";
+  write_leaf(file, 3);
+  data::LeafCacheOptions settled;
+  settled.racy_window = 0ns;  // every source counts as settled: its stat is recorded at once
+  data::read_leaf_folder_cached(folder, settled);
+  CacheFile cache(folder);
+  ASSERT_TRUE(cache.header["stat"].is_array()) << cache.header.dump();
+  int64_t recorded_ctime = cache.header["stat"][0][5].get<int64_t>();
+  // While the stat is the recorded one the sources are not hashed: even a cache naming another
+  // source key (body changed, its hash fixed) is what is read.
+  cache.header["source"] = std::string(64, '0');
+  cache.body[0] = 7;
+  cache.write(/*fix_hash=*/true);
+  EXPECT_EQ(data::read_leaf_folder_cached(folder, settled)[0].data.x[0][0].item<int>(), 7);
+
+  // The same size and the mtime put back: only the ctime tells, and no call sets it back. A
+  // rewrite within the same tick of the kernel's file clock keeps the ctime, so rewrite until
+  // it moved (what racy_window guards against outside tests).
+  struct stat before {};
+  ASSERT_EQ(::stat(file.c_str(), &before), 0);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  struct stat after {};
+  do {
+    write_leaf(file, 3, 784, /*label=*/4);
+    struct timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+    ASSERT_EQ(::stat(file.c_str(), &after), 0);
+  } while (int64_t(after.st_ctim.tv_sec) * 1'000'000'000 + after.st_ctim.tv_nsec ==
+               recorded_ctime &&
+           std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(after.st_size, before.st_size);
+  auto changed = data::read_leaf_folder_cached(folder, settled);
+  EXPECT_EQ(changed.back().data.y[2].item<int64_t>(), 4) << "the changed source was not read";
+  EXPECT_EQ(changed[0].data.x[0][0].item<int>(), 128) << "the stale cache was used";
+
+  // A source changed too recently for its ctime to tell gets no stat in the cache: its hash
+  // decides every time, so a cache naming another key is not used.
+  data::LeafCacheOptions wary;
+  wary.racy_window = 1h;
+  write_leaf(file, 3);
+  data::read_leaf_folder_cached(folder, wary);
+  CacheFile fresh(folder);
+  EXPECT_TRUE(fresh.header["stat"].is_null()) << fresh.header.dump();
+  fresh.header["source"] = std::string(64, '0');
+  fresh.body[0] = 7;
+  fresh.write(/*fix_hash=*/true);
+  EXPECT_EQ(data::read_leaf_folder_cached(folder, wary)[0].data.x[0][0].item<int>(), 128);
+  // Once the sources have settled, a cache their hash vouches for gains their stat.
+  data::read_leaf_folder_cached(folder, settled);
+  EXPECT_TRUE(CacheFile(folder).header["stat"].is_array());
 }

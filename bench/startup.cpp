@@ -5,7 +5,12 @@
 // Prints medians over runs: the time from launch to each phase, server start -> both silos
 // online, server start -> exit, and each process's peak RSS and CPU time with their sums.
 //
-//   build/bench/bench_startup [runs=5] [--keep]     (needs scripts/get-data.sh and setup.sh)
+//   build/bench/bench_startup [runs=5] [--keep] [--ab NAME=VALUE]
+//                                                   (needs scripts/get-data.sh and setup.sh)
+// --ab alternates runs without and with NAME=VALUE in every process's environment and prints
+// both medians side by side: on a shared VM whose speed drifts by tens of percent over minutes,
+// only runs interleaved like this compare two settings fairly (e.g.
+// --ab GLIBC_TUNABLES=glibc.malloc.hugetlb=0).
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -129,7 +134,7 @@ struct RunFigures {
 };
 
 RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_dir,
-                   const std::string& run_id) {
+                   const std::string& run_id, const std::map<std::string, std::string>& env) {
   std::string example =
       std::string(FEDSILO_SOURCE_DIR) +
       "/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/one_line/config/fedml_config.yaml";
@@ -149,6 +154,7 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
     std::string label = role == "server" ? "server" : fmt::format("silo {}", rank);
     outputs[label] = dir / (run_id + "-" + label + ".out");
     o.output_file = outputs[label].string();
+    o.env = env;
     return std::make_unique<Subprocess>(argv, o);
   };
   RunFigures f;
@@ -213,8 +219,26 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
 }  // namespace
 
 int main(int argc, char** argv) {
-  int runs = argc > 1 ? std::atoi(argv[1]) : 5;
-  bool keep = argc > 2 && std::string(argv[2]) == "--keep";  // leave the folder for a look
+  int runs = 5;
+  bool keep = false;  // leave the folder for a look
+  std::map<std::string, std::string> ab_env;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--keep") {
+      keep = true;
+    } else if (a == "--ab" && i + 1 < argc &&
+               std::string(argv[i + 1]).find('=') != std::string::npos) {
+      std::string kv = argv[++i];
+      ab_env[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+    } else if (std::atoi(a.c_str()) > 0) {
+      runs = std::atoi(a.c_str());
+    } else {
+      fmt::print(stderr, "usage: bench_startup [runs=5] [--keep] [--ab NAME=VALUE]\n");
+      return 2;
+    }
+  }
+  std::vector<std::map<std::string, std::string>> settings = {{}};
+  if (!ab_env.empty()) settings.push_back(ab_env);
   fs::path dir = fs::temp_directory_path() / fmt::format("fedsilo-startup-{}", ::getpid());
   fs::create_directories(dir);
   int mqtt_port = free_loopback_port();
@@ -244,42 +268,70 @@ int main(int argc, char** argv) {
                    1e6;
 
   for (auto [name, data_dir] : {std::pair{"IDX", idx}, std::pair{"LEAF JSON", leaf.string()}}) {
-    std::vector<RunFigures> all;
-    // Run 0 of LEAF parses the JSON and writes the cache; it is reported on its own.
-    for (int r = 0; r <= runs; ++r)
-      all.push_back(one_run(dir, mqtt_port, data_dir, fmt::format("{}-{}", name[0], r)));
-    fmt::print("\nseed topology, server + 2 silos x 2 trainers, {} data{}, median of {} runs\n",
+    // all[k]: the runs of setting k. Run 0 of LEAF parses the JSON and writes the cache; run 0
+    // of each setting is reported on its own.
+    std::vector<std::vector<RunFigures>> all(settings.size());
+    for (int r = 0; r <= runs; ++r) {
+      for (size_t k = 0; k < settings.size(); ++k)
+        all[k].push_back(
+            one_run(dir, mqtt_port, data_dir, fmt::format("{}-{}-{}", name[0], k, r), settings[k]));
+    }
+    fmt::print("\nseed topology, server + 2 silos x 2 trainers, {} data{}, median of {} runs{}\n",
                name, std::string(name) == "IDX" ? "" : fmt::format(" ({:.1f} MB of JSON)", leaf_mb),
-               runs);
-    auto med = [&](auto get) {
+               runs, settings.size() > 1 ? ", runs of both settings interleaved" : "");
+    auto med = [&](size_t k, auto get) {
       std::vector<double> v;
-      for (size_t i = 1; i < all.size(); ++i) v.push_back(get(all[i]));
+      for (size_t i = 1; i < all[k].size(); ++i) v.push_back(get(all[k][i]));
       return median(v);
     };
-    fmt::print("  {:<40} {:>9}\n", "phase (s from launch)", "median");
-    for (const auto& [key, s] : all[1].phase_s)
-      fmt::print("  {:<40} {:>9.3f}\n", key, med([&](const RunFigures& f) {
-                   return f.phase_s.count(key) ? f.phase_s.at(key) : 0.0;
-                 }));
-    fmt::print("  {:<40} {:>9.3f}   (first run: {:.3f})\n", "server start -> both silos online",
-               med([](const RunFigures& f) { return f.online_s; }), all[0].online_s);
-    fmt::print("  {:<40} {:>9.3f}   (first run: {:.3f})\n", "server start -> exit (50 rounds)",
-               med([](const RunFigures& f) { return f.exit_s; }), all[0].exit_s);
+    // One column per setting.
+    auto row = [&](const std::string& label, auto get, const char* spec) {
+      std::string line = fmt::format("  {:<40}", label);
+      for (size_t k = 0; k < settings.size(); ++k)
+        line += fmt::format(fmt::runtime(spec), med(k, get));
+      fmt::print("{}\n", line);
+    };
+    std::string header = fmt::format("  {:<40}", "phase (s from launch)");
+    for (size_t k = 0; k < settings.size(); ++k)
+      header += fmt::format(" {:>9}", k == 0 ? "median" : "with --ab");
+    fmt::print("{}\n", header);
+    for (const auto& [key, s] : all[0][1].phase_s)
+      row(
+          key, [&](const RunFigures& f) { return f.phase_s.count(key) ? f.phase_s.at(key) : 0.0; },
+          " {:>9.3f}");
+    row(
+        "server start -> both silos online", [](const RunFigures& f) { return f.online_s; },
+        " {:>9.3f}");
+    row(
+        "server start -> exit (50 rounds)", [](const RunFigures& f) { return f.exit_s; },
+        " {:>9.3f}");
+    fmt::print("  first run: online {:.3f} s, exit {:.3f} s\n", all[0][0].online_s,
+               all[0][0].exit_s);
     // CPU is sampled every 10 ms until the process ends: the last few ms of each are missed.
-    fmt::print("  {:<40} {:>9} {:>9}\n", "per process, median", "peak MiB", "CPU s");
-    double sum = 0, cpu_sum = 0;
-    for (const auto& [label, mib] : all[1].peak_mib) {
-      auto of = [&](auto member) {
-        return med([&](const RunFigures& f) {
-          return (f.*member).count(label) ? (f.*member).at(label) : 0.0;
-        });
-      };
-      double m = of(&RunFigures::peak_mib), cpu = of(&RunFigures::cpu_s);
-      sum += m;
-      cpu_sum += cpu;
-      fmt::print("  {:<40} {:>9.1f} {:>9.2f}\n", label, m, cpu);
+    std::string cols = fmt::format("  {:<40}", "per process, median");
+    for (size_t k = 0; k < settings.size(); ++k)
+      cols += fmt::format(" {:>9} {:>9}", "peak MiB", "CPU s");
+    fmt::print("{}\n", cols);
+    std::vector<double> sum(settings.size()), cpu_sum(settings.size());
+    for (const auto& [label, mib] : all[0][1].peak_mib) {
+      std::string line = fmt::format("  {:<40}", label);
+      for (size_t k = 0; k < settings.size(); ++k) {
+        auto of = [&](auto member) {
+          return med(k, [&](const RunFigures& f) {
+            return (f.*member).count(label) ? (f.*member).at(label) : 0.0;
+          });
+        };
+        double m = of(&RunFigures::peak_mib), cpu = of(&RunFigures::cpu_s);
+        sum[k] += m;
+        cpu_sum[k] += cpu;
+        line += fmt::format(" {:>9.1f} {:>9.2f}", m, cpu);
+      }
+      fmt::print("{}\n", line);
     }
-    fmt::print("  {:<40} {:>9.1f} {:>9.2f}\n", "sum", sum, cpu_sum);
+    std::string total = fmt::format("  {:<40}", "sum");
+    for (size_t k = 0; k < settings.size(); ++k)
+      total += fmt::format(" {:>9.1f} {:>9.2f}", sum[k], cpu_sum[k]);
+    fmt::print("{}\n", total);
   }
   if (keep) {
     fmt::print("\nkept {}\n", dir.string());

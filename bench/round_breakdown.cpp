@@ -104,10 +104,12 @@ std::map<std::string, std::vector<double>> one_run(const Services& sv, bool s3,
   std::string line;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line);
-    double train = 0, upload = 0, notify = 0, download = 0, fold = 0;
+    double train = 0, upload = 0, notify = 0, download = 0, fold = 0, silo_get = 0, server_get = 0;
     for (const auto& s : j["silos"]) {
       train = std::max(train, s["train_ms"].get<double>());
       upload = std::max(upload, s["upload_ms"].get<double>());
+      silo_get = std::max(silo_get, s["download_ms"].get<double>());
+      server_get = std::max(server_get, s["server_download_ms"].get<double>());
       notify = std::max(notify, s["sync_notify_ms"].get<double>() + s["notify_ms"].get<double>());
       download = std::max(download,
                           s["download_ms"].get<double>() + s["server_download_ms"].get<double>());
@@ -116,6 +118,11 @@ std::map<std::string, std::vector<double>> one_run(const Services& sv, bool s3,
     double round = j["round_ms"].get<double>();
     f["train (slowest silo)"].push_back(train);
     f["upload (silo + server)"].push_back(upload + j["server_upload_ms"].get<double>());
+    // Each hop on its own: against the floor, which request is slow in a run.
+    f["  silo upload (slowest)"].push_back(upload);
+    f["  server upload"].push_back(j["server_upload_ms"].get<double>());
+    f["  silo download (slowest)"].push_back(silo_get);
+    f["  server download (slowest)"].push_back(server_get);
     f["notify (both MQTT hops)"].push_back(notify);
     f["download (silo + server)"].push_back(download);
     f["aggregate (fold + report)"].push_back(fold + j["aggregate_ms"].get<double>());
@@ -132,7 +139,45 @@ std::map<std::string, std::vector<double>> one_run(const Services& sv, bool s3,
 // and hash the same bytes in memory.
 struct S3Floor {
   double put_ms, get_ms, delete_ms, local_ms;
+  // Two clients at once, as both silos fetch and upload in the same moment: until both are done.
+  double pair_put_ms, pair_get_ms;
 };
+
+// Median time for two clients, each with its own connection, to finish one request each when
+// they start together.
+double pair_median(const fs::path& s3_yaml, size_t bytes, int repeats, bool get) {
+  comm::S3Store a(comm::load_s3_options(s3_yaml.string())),
+      b(comm::load_s3_options(s3_yaml.string()));
+  std::string blob(bytes, '\x5a');
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    std::string ka = fmt::format("floor/pair_a_{}", i), kb = fmt::format("floor/pair_b_{}", i);
+    if (get) {
+      a.put(ka, blob);
+      b.put(kb, blob);
+    }
+    std::atomic<int> ready{0};
+    auto one = [&](comm::S3Store& store, const std::string& key) {
+      ++ready;
+      while (ready < 2) {
+      }  // both threads start their request together
+      if (get) {
+        store.get(key);
+      } else {
+        store.put(key, blob);
+      }
+    };
+    auto t0 = std::chrono::steady_clock::now();
+    std::thread ta(one, std::ref(a), ka), tb(one, std::ref(b), kb);
+    ta.join();
+    tb.join();
+    times.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    a.remove(ka);
+    b.remove(kb);
+  }
+  return median(times);
+}
 
 S3Floor measure_s3_floor(const fs::path& s3_yaml, size_t bytes, int repeats) {
   comm::S3Store store(comm::load_s3_options(s3_yaml.string()));
@@ -158,7 +203,12 @@ S3Floor measure_s3_floor(const fs::path& s3_yaml, size_t bytes, int repeats) {
     local.push_back(ms(t0));
     if (back.size() != bytes || digest.empty()) throw std::runtime_error("s3 floor: bad read");
   }
-  return {median(put), median(get), median(del), median(local)};
+  return {median(put),
+          median(get),
+          median(del),
+          median(local),
+          pair_median(s3_yaml, bytes, repeats, /*get=*/false),
+          pair_median(s3_yaml, bytes, repeats, /*get=*/true)};
 }
 
 }  // namespace
@@ -220,9 +270,10 @@ int main(int argc, char** argv) {
                dashboard ? ", dashboard on and read twice a second" : "");
     fmt::print("  {:<30} {:>10}\n", "per round (median)", "ms");
     for (const char* k :
-         {"train (slowest silo)", "upload (silo + server)", "notify (both MQTT hops)",
-          "download (silo + server)", "aggregate (fold + report)", "evaluate (rounds that test)",
-          "round", "overhead = round - train"}) {
+         {"train (slowest silo)", "upload (silo + server)", "  silo upload (slowest)",
+          "  server upload", "notify (both MQTT hops)", "download (silo + server)",
+          "  silo download (slowest)", "  server download (slowest)", "aggregate (fold + report)",
+          "evaluate (rounds that test)", "round", "overhead = round - train"}) {
       fmt::print("  {:<30} {:>10.3f}\n", k, median(all[k]));
     }
     fmt::print("  {:<30} {:>10.3f}  (process start to server exit)\n", "end-to-end wall (s)",
@@ -233,11 +284,16 @@ int main(int argc, char** argv) {
       // 1, its 3 DELETEs of the round before's blobs.
       auto f = measure_s3_floor(sv.dir / "s3.yaml", 31 * 1024, 50);
       double floor = 2 * f.put_ms + 3 * f.get_ms + 3 * f.delete_ms;
+      // The same with both silos' GETs and PUTs at once, as they are in a round.
+      double pair_floor = f.put_ms + f.pair_get_ms + f.pair_put_ms + 2 * f.get_ms + 3 * f.delete_ms;
       fmt::print(
           "  S3 floor, 31 KiB, same s3rver: PUT {:.2f} ms, GET {:.2f} ms, DELETE {:.2f} ms "
           "(write + read + hash in memory: {:.3f} ms)\n"
-          "  a round's critical path (2 PUT + 3 GET + 3 DELETE) at the floor: {:.2f} ms\n",
-          f.put_ms, f.get_ms, f.delete_ms, f.local_ms, floor);
+          "  two clients at once, until both are done: PUT {:.2f} ms, GET {:.2f} ms\n"
+          "  a round's critical path (2 PUT + 3 GET + 3 DELETE) at the floor: {:.2f} ms; with "
+          "the silos' requests at once: {:.2f} ms\n",
+          f.put_ms, f.get_ms, f.delete_ms, f.local_ms, f.pair_put_ms, f.pair_get_ms, floor,
+          pair_floor);
     }
   }
   sv.broker.reset();

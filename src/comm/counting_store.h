@@ -24,6 +24,7 @@ class CountingStore : public ObjectStore {
     return bytes;
   }
   void remove(const std::string& key) override { inner_.remove(key); }
+  void remove_all(const std::vector<std::string>& keys) override { inner_.remove_all(keys); }
   std::vector<std::string> list(const std::string& prefix) override { return inner_.list(prefix); }
   void put_stream(const std::string& key, int64_t size, const ByteProducer& produce) override {
     inner_.put_stream(key, size, [&](const ByteSink& out) {

@@ -1,4 +1,7 @@
 #include "comm/object_store.h"
+
+#include <exception>
+
 #include "fedsilo/error.h"
 
 namespace fedsilo::comm {
@@ -25,6 +28,18 @@ void ObjectStore::put_stream(const std::string& key, int64_t size, const BytePro
                      " bytes and got " + std::to_string(bytes.size()));
   }
   put(key, bytes);
+}
+
+void ObjectStore::remove_all(const std::vector<std::string>& keys) {
+  std::exception_ptr first;
+  for (const auto& key : keys) {
+    try {
+      remove(key);
+    } catch (const Error&) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
 }
 
 void ObjectStore::get_stream(const std::string& key, int64_t max_bytes, const ByteSink& consume) {

@@ -3,8 +3,10 @@
 // listing and the XML of answers and errors; split, each part would need the others' internals.
 #include "comm/s3_store.h"
 
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -180,7 +182,8 @@ std::string S3Store::url(const std::string& key, const std::string& query) const
 S3Store::Response S3Store::request(const std::string& method, const std::string& key,
                                    const std::string& query, const std::string* body,
                                    const std::string& what, int64_t max_body,
-                                   const ByteSink* stream) {
+                                   const ByteSink* stream,
+                                   const std::vector<std::string>& extra_headers) {
   if (!key.empty()) check_key(key);  // bucket-level requests have no key
   std::lock_guard<std::mutex> lock(mu_);
   std::string error;
@@ -190,6 +193,7 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
       std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));  // back off
     Response r;
     Reader reader{body};
+    ++stats_.requests;
     curl_easy_reset(curl_);
     std::string target = url(key, query);
     curl_easy_setopt(curl_, CURLOPT_URL, target.c_str());
@@ -222,12 +226,15 @@ S3Store::Response S3Store::request(const std::string& method, const std::string&
     headers = curl_slist_append(headers, "Expect:");
     std::string range = "Range: bytes=" + std::to_string(delivered) + "-";
     if (stream && delivered > 0) headers = curl_slist_append(headers, range.c_str());
+    for (const auto& h : extra_headers) headers = curl_slist_append(headers, h.c_str());
     if (body) {
       curl_easy_setopt(curl_, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(curl_, CURLOPT_READFUNCTION, read_cb);
       curl_easy_setopt(curl_, CURLOPT_READDATA, &reader);
       curl_easy_setopt(curl_, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body->size()));
-      headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+      bool typed = false;
+      for (const auto& h : extra_headers) typed = typed || h.rfind("Content-Type:", 0) == 0;
+      if (!typed) headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
     }
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(curl_);
@@ -376,6 +383,71 @@ void S3Store::remove(const std::string& key) {
   auto what = "DELETE " + o_.bucket + "/" + key;
   auto r = request("DELETE", key, "", nullptr, what);
   if (r.status != 204 && r.status != 200 && r.status != 404) fail(what, r);
+}
+
+namespace {
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// S3 refuses a DeleteObjects body without its MD5 (base64) in Content-MD5.
+std::string content_md5(const std::string& body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(body.data(), body.size(), digest, &n, EVP_md5(), nullptr) != 1)
+    throw StoreError("s3: cannot compute Content-MD5");
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  int len = EVP_EncodeBlock(b64, digest, static_cast<int>(n));
+  return "Content-MD5: " + std::string(reinterpret_cast<char*>(b64), static_cast<size_t>(len));
+}
+}  // namespace
+
+void S3Store::remove_all(const std::vector<std::string>& keys) {
+  constexpr size_t kPerRequest = 1000;  // S3's limit
+  for (const auto& key : keys) check_key(key);
+  for (size_t begin = 0; begin < keys.size(); begin += kPerRequest) {
+    size_t end = std::min(keys.size(), begin + kPerRequest);
+    // Quiet: the answer lists only the keys that could not be removed.
+    std::string body =
+        "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>";
+    for (size_t i = begin; i < end; ++i)
+      body += "<Object><Key>" + xml_escape(keys[i]) + "</Key></Object>";
+    body += "</Delete>";
+    auto what = "DeleteObjects " + o_.bucket + " (" + std::to_string(end - begin) + " keys, " +
+                keys[begin] + " ...)";
+    auto r = request("POST", "", "delete=", &body, what, kNoSizeLimit, nullptr,
+                     {content_md5(body), "Content-Type: application/xml"});
+    if (r.status != 200) fail(what, r);
+    // A 200 may still name keys it could not remove.
+    auto error = r.body.find("<Error>");
+    if (error != std::string::npos) {
+      std::string rest = r.body.substr(error);
+      throw StoreError("s3: " + what + ": could not remove " + xml_value(rest, "Key") + ": " +
+                       xml_value(rest, "Code") + " (" + xml_value(rest, "Message") + ")");
+    }
+  }
 }
 
 std::vector<std::string> S3Store::list(const std::string& prefix) {

@@ -312,15 +312,17 @@ void ServerManager::set_data_silo_sizes(std::map<int64_t, int64_t> sizes) {
 // Deletes the blobs of every round up to `round` (exclusive of later ones): with retention N,
 // the blobs of the last N rounds stay in the store.
 void ServerManager::retire_blobs(int64_t round) {
+  std::vector<std::string> keys;
   while (!blobs_.empty() && blobs_.begin()->first < round) {
-    for (const auto& key : blobs_.begin()->second) {
-      try {
-        store_.remove(key);
-      } catch (const Error& e) {
-        FS_LOG_WARN(log_, "could not remove old blob {}: {}", key, e.what());
-      }
-    }
+    keys.insert(keys.end(), blobs_.begin()->second.begin(), blobs_.begin()->second.end());
     blobs_.erase(blobs_.begin());
+  }
+  if (keys.empty()) return;
+  try {
+    store_.remove_all(keys);  // one request with S3, in front of the silos' next ones
+  } catch (const Error& e) {
+    FS_LOG_WARN(log_, "could not remove {} old blob(s) ({} ...): {}", keys.size(), keys.front(),
+                e.what());
   }
 }
 

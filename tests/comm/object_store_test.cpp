@@ -25,6 +25,17 @@ void check_contract(ObjectStore& store) {
   }
   EXPECT_NO_THROW(store.put("a/..b/c..d", "ok")) << "dots inside a name are fine";
 
+  // remove_all: every key goes, a missing one is no error, the others stay; a bad key among
+  // them is an error.
+  store.put("r/1.bin", "1");
+  store.put("r/2.bin", "2");
+  store.put("r/keep.bin", "k");
+  store.remove_all({"r/1.bin", "r/missing.bin", "r/2.bin"});
+  EXPECT_THROW(store.get("r/1.bin"), NotFoundError);
+  EXPECT_THROW(store.get("r/2.bin"), NotFoundError);
+  EXPECT_EQ(store.get("r/keep.bin"), "k");
+  EXPECT_THROW(store.remove_all({"r/keep.bin", "../x"}), Error);
+
   // Streams: what a producer writes in pieces comes back in order; a producer that writes
   // other than the size it announced stores nothing; a read stops at max_bytes.
   std::string big(3 << 20, '\0');

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/key_file.h"
+#include "core/markup_escape.h"
 #include "core/sha256.h"
 #include "fedsilo/error.h"
 
@@ -386,32 +387,6 @@ void S3Store::remove(const std::string& key) {
 }
 
 namespace {
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // S3 refuses a DeleteObjects body without its MD5 (base64) in Content-MD5.
 std::string content_md5(const std::string& body) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -433,7 +408,7 @@ void S3Store::remove_all(const std::vector<std::string>& keys) {
     std::string body =
         "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>";
     for (size_t i = begin; i < end; ++i)
-      body += "<Object><Key>" + xml_escape(keys[i]) + "</Key></Object>";
+      body += "<Object><Key>" + escape_markup(keys[i]) + "</Key></Object>";
     body += "</Delete>";
     auto what = "DeleteObjects " + o_.bucket + " (" + std::to_string(end - begin) + " keys, " +
                 keys[begin] + " ...)";

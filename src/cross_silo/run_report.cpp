@@ -5,31 +5,10 @@
 #include <algorithm>
 #include <map>
 
+#include "core/markup_escape.h"
+
 namespace fedsilo::cross_silo {
 namespace {
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 double num(const nlohmann::json& j, const char* key) {
   return j.contains(key) ? j[key].get<double>() : 0.0;
@@ -50,7 +29,7 @@ std::string line_chart(const std::string& title, const std::vector<Series>& seri
   };
   std::string svg = fmt::format(
       R"(<svg class="chart" viewBox="0 0 {} {}" width="{}" height="{}" role="img">)", W, H, W, H);
-  svg += fmt::format(R"(<text x="{}" y="18" class="title">{}</text>)", L, escape(title));
+  svg += fmt::format(R"(<text x="{}" y="18" class="title">{}</text>)", L, escape_markup(title));
   for (int i = 0; i <= 4; ++i) {
     double v = y_min + (y_max - y_min) * i / 4;
     svg += fmt::format(
@@ -76,7 +55,7 @@ std::string line_chart(const std::string& title, const std::vector<Series>& seri
     }
     svg += fmt::format(
         R"(<rect x="{:.0f}" y="8" width="10" height="10" fill="{}"/><text x="{:.0f}" y="17" class="tick">{}</text>)",
-        lx, s.color, lx + 14, escape(s.name));
+        lx, s.color, lx + 14, escape_markup(s.name));
     lx += 30 + 7 * s.name.size();
   }
   return svg + "</svg>";
@@ -146,7 +125,7 @@ std::string render_report(const nlohmann::json& config, const std::vector<nlohma
         dropped_rows +=
             fmt::format("<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
                         r["round"].get<int64_t>(), r["silos"].size(),
-                        escape(fmt::format("{}", fmt::join(who, "; "))));
+                        escape_markup(fmt::format("{}", fmt::join(who, "; "))));
       }
     }
     transfer += num(r, "server_upload_ms");
@@ -164,7 +143,7 @@ td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f
 pre{background:#f7f7f7;padding:12px;font-size:12px;border:1px solid #ddd}.charts{display:flex;flex-wrap:wrap}
 </style></head><body>)";
   std::string run_id = config.contains("run") ? config["run"].value("run_id", "") : "";
-  html += fmt::format("<h1>fedsilo run {} — {}</h1>", escape(run_id), escape(status));
+  html += fmt::format("<h1>fedsilo run {} — {}</h1>", escape_markup(run_id), escape_markup(status));
   if (!test_acc.points.empty()) {
     html += fmt::format(
         "<p>{} rounds; final test accuracy <b>{:.4f}</b>, test loss {:.4f}; train accuracy "
@@ -250,7 +229,7 @@ pre{background:#f7f7f7;padding:12px;font-size:12px;border:1px solid #ddd}.charts
         "in</th><th>dropped silos</th></tr>" +
         dropped_rows + "</table>";
   }
-  html += "<h2>Configuration</h2><pre>" + escape(config.dump(2)) + "</pre></body></html>\n";
+  html += "<h2>Configuration</h2><pre>" + escape_markup(config.dump(2)) + "</pre></body></html>\n";
   return html;
 }
 

@@ -264,9 +264,10 @@ std::vector<LeafUser> read_leaf_folder_cached(const std::string& folder,
   auto users = read_leaf_folder(folder);
   std::string bytes = encode(users, key, stat);
   if (bytes.empty()) return users;
-  if (replace(bytes, dir / ("leaf-" + key.substr(0, 16) + ".bin")))
+  fs::path path = dir / ("leaf-" + key.substr(0, 16) + ".bin");
+  if (replace(bytes, path))
     SPDLOG_INFO("LEAF folder {}: {} users parsed; cached in {}", folder, users.size(),
-                (dir / ("leaf-" + key.substr(0, 16) + ".bin")).string());
+                path.string());
   return users;
 }
 

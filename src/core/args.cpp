@@ -249,6 +249,7 @@ const std::vector<Field>& schema() {
       field("comm_args", "s3_config_path", text(&Args::s3_config_path)),
       field("comm_args", "online_timeout_s", real(&Args::online_timeout_s, 0, true, kMaxWaitS)),
       field("comm_args", "round_timeout_s", real(&Args::round_timeout_s, 0, true, kMaxWaitS)),
+      field("comm_args", "round_max_s", real(&Args::round_max_s, 0, false, kMaxWaitS)),
       field("comm_args", "resend_interval_s", real(&Args::resend_interval_s, 0, true, kMaxWaitS)),
       field("comm_args", "object_store", text(&Args::object_store)),
       field("comm_args", "blob_retention_rounds", integer(&Args::blob_retention_rounds, 0)),

@@ -75,6 +75,11 @@ void check_algorithm_keys(const Args& a) {
       fail(
           "dp_args cdp clips each silo's update at the server, which secure aggregation hides; "
           "use dp_solution_type: ldp with secure aggregation");
+    if (a.round_max_s > 0)
+      fail(
+          "comm_args.round_max_s is not supported with secure aggregation: a secure round's "
+          "silos are fixed at its start and each phase already ends round_timeout_s after it "
+          "began; set round_max_s: 0 or turn enable_sa off");
   }
   if (a.enable_defense) {
     if (a.defense_type.empty())

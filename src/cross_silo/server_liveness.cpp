@@ -12,7 +12,7 @@ void ServerManager::note_progress(const comm::Message& m) {
   p.heard = clock_.now();
   if (m.type == comm::MsgType::kClientStatus && m.status == "ALIVE") {
     // Heartbeats are signed, so only the silo itself can send them; a silo that reports ever
-    // growing figures without working keeps the round open (no cap on a progressing silo).
+    // growing figures without working keeps the round open until comm_args.round_max_s.
     auto number = [&](const char* k) {
       auto it = m.metrics.find(k);
       return it != m.metrics.end() && it->is_number() ? it->get<double>() : -1.0;
@@ -41,7 +41,10 @@ void ServerManager::restart_round_clock() {
   for (int64_t silo : pending_) progress_[silo].at = progress_[silo].heard = now;
   stalled_.clear();
   kept_waiting_at_ = now;
-  deadline_ = now + seconds_to_duration(args_.round_timeout_s);
+  round_capped_ = false;
+  round_cap_ = args_.round_max_s > 0 ? now + seconds_to_duration(args_.round_max_s)
+                                     : Clock::time_point::max();
+  deadline_ = std::min(now + seconds_to_duration(args_.round_timeout_s), round_cap_);
 }
 
 void ServerManager::refresh_round_deadline() {
@@ -53,12 +56,24 @@ void ServerManager::refresh_round_deadline() {
     any = true;
     earliest = std::min(earliest, progress_[silo].at);
   }
-  deadline_ = any ? earliest + seconds_to_duration(args_.round_timeout_s) : clock_.now();
+  deadline_ = any ? std::min(earliest + seconds_to_duration(args_.round_timeout_s), round_cap_)
+                  : clock_.now();
 }
 
 bool ServerManager::mark_stalled_silos() {
   auto now = clock_.now();
   auto timeout = seconds_to_duration(args_.round_timeout_s);
+  if (now >= round_cap_) {
+    // Progress or not, the attempt is over: every silo still awaited counts as stalled, and the
+    // deadline rules (quorum, retries) decide what comes next.
+    round_capped_ = true;
+    for (int64_t silo : pending_) {
+      if (!stalled_.insert(silo).second) continue;
+      FS_LOG_WARN(log_, "round {}: silo {} has not sent its model within {} s (round_max_s)",
+                  round_, silo, args_.round_max_s);
+    }
+    return false;
+  }
   bool others = false;
   for (int64_t silo : pending_) {
     if (stalled_.count(silo)) continue;

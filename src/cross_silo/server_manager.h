@@ -139,7 +139,7 @@ class ServerManager : public DrivenMachine {
   // Liveness by progress (server_liveness.cpp): a round waits for each selected silo until
   // round_timeout_s after the last progress it showed (any message, or an ALIVE whose bytes or
   // CPU time advanced); a silo past that is stalled, and once every silo still awaited is, the
-  // round's deadline rules apply.
+  // round's deadline rules apply. comm_args.round_max_s caps an attempt, progress or not.
   struct SiloProgress {
     Clock::time_point at;     // last progress
     Clock::time_point heard;  // last message of any kind: it has its request
@@ -148,6 +148,10 @@ class ServerManager : public DrivenMachine {
   };
   std::map<int64_t, SiloProgress> progress_;
   std::set<int64_t> stalled_;
+  // comm_args.round_max_s: the end of this attempt however the silos progress (max when no cap),
+  // and whether it was reached, which names why the silos still awaited are dropped.
+  Clock::time_point round_cap_ = Clock::time_point::max();
+  bool round_capped_ = false;
   Clock::time_point kept_waiting_at_;  // the answered silos last heard the round goes on
   void note_progress(const comm::Message& m);
   void restart_round_clock();

@@ -245,6 +245,15 @@ TEST(Args, AlgorithmKeysThatWouldChangeNothingStopTheRun) {
                      "secure_aggregation_args: {enable_sa: true}")
                 .find("cannot run with it"),
             std::string::npos);
+  auto secure =
+      "train_args: {client_id_list: '[1, 2]', client_num_per_round: 2, "
+      "client_num_in_total: 2}\nsecure_aggregation_args: {enable_sa: true}\n";
+  EXPECT_NE(error_of(std::string(secure) + "comm_args: {round_max_s: 3600}")
+                .find("round_max_s is not supported with secure aggregation"),
+            std::string::npos);
+  EXPECT_NO_THROW(fedsilo::parse_args_yaml(std::string(secure) + "comm_args: {round_max_s: 0}"));
+  EXPECT_NE(error_of("comm_args: {round_max_s: -1}").find("comm_args.round_max_s"),
+            std::string::npos);
   EXPECT_NE(error_of("train_args: {federated_optimizer: FedDyn}").find("must be one of"),
             std::string::npos);
   EXPECT_NO_THROW(fedsilo::parse_args_yaml(

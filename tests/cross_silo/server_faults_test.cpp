@@ -444,6 +444,57 @@ TEST(ServerLiveness, ASiloThatKeepsMakingProgressIsWaitedForAndNotAskedAgain) {
   EXPECT_EQ(f.last_request(1).value().round, 1);
 }
 
+// comm_args.round_max_s caps an attempt even for a silo whose figures keep growing (a silo that
+// lies about its progress); the attempt then closes by the deadline rules, with its own reason.
+TEST(ServerLiveness, ASiloStillProgressingAtRoundMaxSIsDropped) {
+  Federation f({"train_args.min_clients_per_round=2", "comm_args.round_max_s=250"});
+  auto req = f.start_all_online();
+  auto started = f.clock.now();
+  EXPECT_EQ(f.server->deadline(), started + seconds_to_duration(100));
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  for (int beat = 1; beat <= 6; ++beat) {  // progress every 40 s, up to 240 s
+    f.clock.advance(std::chrono::seconds(40));
+    f.server->handle(alive(f, 3, 0, beat * 1000000, 0.5 * beat));
+    EXPECT_LE(f.server->deadline(), started + seconds_to_duration(250)) << "beat " << beat;
+  }
+  EXPECT_EQ(f.server->deadline(), started + seconds_to_duration(250));
+  EXPECT_TRUE(f.metrics().empty()) << "the round closed before round_max_s";
+  f.pass_deadline();
+  auto line = f.metrics().at(0);
+  ASSERT_EQ(line["dropped"].size(), 1u) << line.dump();
+  EXPECT_EQ(line["dropped"][0]["silo"], 3);
+  EXPECT_EQ(line["dropped"][0]["reason"], "no model within round_max_s");
+  EXPECT_EQ(f.last_request(1).value().round, 1);
+}
+
+// Below quorum at round_max_s, the round is asked again with a new cap of its own.
+TEST(ServerLiveness, ARetryAfterRoundMaxSGetsANewCap) {
+  Federation f({"train_args.min_clients_per_round=3", "comm_args.round_max_s=150"});
+  auto req = f.start_all_online();
+  auto started = f.clock.now();
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  int64_t bytes = 0;
+  for (int s : {50, 50, 40}) {  // progress at 50, 100 and 140 s
+    f.clock.advance(std::chrono::seconds(s));
+    f.server->handle(alive(f, 3, 0, bytes += 1000, 1.0));
+  }
+  EXPECT_EQ(f.server->deadline(), started + seconds_to_duration(150));
+  f.pass_deadline();  // capped with 2 of the quorum of 3 models: silo 3 is asked again
+  auto retried_at = f.clock.now();
+  EXPECT_EQ(f.last_request(3).value().round, 0);
+  EXPECT_TRUE(f.metrics().empty()) << "the round closed below its quorum";
+  for (int beat = 1; beat <= 3; ++beat) {  // progress at 40, 80 and 120 s into the retry
+    f.clock.advance(std::chrono::seconds(40));
+    f.server->handle(alive(f, 3, 0, bytes += 1000, 1.0));
+  }
+  EXPECT_EQ(f.server->deadline(), retried_at + seconds_to_duration(150));
+  f.server->handle(f.answer(3, req[3], 1.0f));
+  auto line = f.metrics().at(0);
+  EXPECT_TRUE(line["dropped"].empty()) << line.dump();
+}
+
 // A silo whose heartbeats go on but show nothing advancing (a hung process whose network thread
 // lives) is dropped round_timeout_s after its last progress; a silent one is asked again after
 // resend_interval_s of quiet.

@@ -108,10 +108,13 @@ std::unique_ptr<SiloGroup> SiloGroup::connect(const GroupOptions& o) {
     auto device = ::gloo::transport::tcp::CreateDevice(attr);
     impl->context = std::make_shared<::gloo::rendezvous::Context>(static_cast<int>(o.rank),
                                                                   static_cast<int>(o.world_size));
-    impl->context->setTimeout(o.rendezvous_timeout);
+    // Each TCP pair keeps the timeout the context had when connectFullMesh made it, and a pair's
+    // blocking reads use that, not the context's later value: so the pairs are made with the
+    // collectives' timeout. The meeting itself stays bounded by rendezvous_timeout (the store
+    // waits for every trainer above, and its reads of the peers' addresses carry that timeout).
+    impl->context->setTimeout(o.op_timeout);
     StoreAdapter store(impl->store);
     impl->context->connectFullMesh(store, device);
-    impl->context->setTimeout(o.op_timeout);
     for (int i = 0; i < o.world_size; ++i) {
       if (i != o.rank) impl->context->getPair(i)->setSync(true, /*busyPoll=*/false);
     }

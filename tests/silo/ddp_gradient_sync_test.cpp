@@ -136,6 +136,63 @@ TEST(DdpGradientSync, ALargeModelGoesInChunksIntoTheWorkersTensors) {
   worker.join();
 }
 
+// A worker waits for the next order while its master waits on the server, which may be far longer
+// than the trainers took to meet: the wait is bounded by op_timeout, not rendezvous_timeout.
+// (Gloo's pairs keep the timeout they were made with; they were made with the rendezvous one.)
+TEST(SiloGroup, AnOrderMayComeLaterThanTheRendezvousTimeout) {
+  int port = free_loopback_port();
+  auto options = [&](int64_t rank) {
+    auto o = group_options(port, rank, 2);
+    o.rendezvous_timeout = 1s;
+    o.op_timeout = 60s;
+    return o;
+  };
+  Args a;
+  std::thread worker([&] {
+    auto group = silo::SiloGroup::connect(options(1));
+    auto m = model::create(a, 10);
+    try {
+      EXPECT_EQ(silo::receive_order(*group, m.module()).command, silo::SiloCommand::kFinish);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  });
+  auto group = silo::SiloGroup::connect(options(0));
+  auto m = model::create(a, 10);
+  // The scenario itself, not a wait for something: the master's next word comes 2.5 s after the
+  // trainers met, longer than their 1 s rendezvous timeout.
+  std::this_thread::sleep_for(2500ms);
+  silo::send_order(*group, {silo::SiloCommand::kFinish}, state_of(m.module()));
+  worker.join();
+}
+
+// And op_timeout does bound it: a worker whose live master never sends gets an error naming the
+// process group, it does not hang.
+TEST(SiloGroup, AWorkerWaitsForAnOrderAtMostOpTimeout) {
+  int port = free_loopback_port();
+  auto options = [&](int64_t rank) {
+    auto o = group_options(port, rank, 2);
+    o.op_timeout = 1500ms;
+    return o;
+  };
+  Args a;
+  std::string error;
+  std::thread worker([&] {
+    auto group = silo::SiloGroup::connect(options(1));
+    auto m = model::create(a, 10);
+    try {
+      silo::receive_order(*group, m.module());
+    } catch (const Error& e) {
+      error = e.what();
+    }
+  });
+  auto group = silo::SiloGroup::connect(options(0));
+  worker.join();  // the master stays connected and silent until the worker gives up
+  EXPECT_NE(error.find("silo process group (127.0.0.1:" + std::to_string(port) + ")"),
+            std::string::npos)
+      << error;
+}
+
 TEST(SiloGroup, RendezvousHasADeadlineAndNamesTheAddress) {
   auto o = group_options(free_loopback_port(), 1, 2);  // rank 1 waits for a master that never comes
   o.rendezvous_timeout = 1500ms;

@@ -116,7 +116,8 @@ void ServerManager::close_round_at_deadline() {
                 "round {}: deadline passed; closing with {} models (quorum {}), without silos "
                 "[{}]; their models for round {} are dropped if they still come",
                 round_, models_in(), args_.min_clients_per_round, fmt::join(missing, ", "), round_);
-    const char* late = round_capped_ ? "no model within round_max_s" : "no model by the deadline";
+    const char* late =
+        clock_.now() >= round_cap_ ? "no model within round_max_s" : "no model by the deadline";
     for (int64_t silo : pending_) stats_.dropped[silo] = online_.count(silo) ? late : "offline";
     pending_.clear();
     finish_round();

@@ -41,7 +41,6 @@ void ServerManager::restart_round_clock() {
   for (int64_t silo : pending_) progress_[silo].at = progress_[silo].heard = now;
   stalled_.clear();
   kept_waiting_at_ = now;
-  round_capped_ = false;
   round_cap_ = args_.round_max_s > 0 ? now + seconds_to_duration(args_.round_max_s)
                                      : Clock::time_point::max();
   deadline_ = std::min(now + seconds_to_duration(args_.round_timeout_s), round_cap_);
@@ -66,7 +65,6 @@ bool ServerManager::mark_stalled_silos() {
   if (now >= round_cap_) {
     // Progress or not, the attempt is over: every silo still awaited counts as stalled, and the
     // deadline rules (quorum, retries) decide what comes next.
-    round_capped_ = true;
     for (int64_t silo : pending_) {
       if (!stalled_.insert(silo).second) continue;
       FS_LOG_WARN(log_, "round {}: silo {} has not sent its model within {} s (round_max_s)",

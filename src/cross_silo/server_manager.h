@@ -148,10 +148,8 @@ class ServerManager : public DrivenMachine {
   };
   std::map<int64_t, SiloProgress> progress_;
   std::set<int64_t> stalled_;
-  // comm_args.round_max_s: the end of this attempt however the silos progress (max when no cap),
-  // and whether it was reached, which names why the silos still awaited are dropped.
+  // comm_args.round_max_s: the end of this attempt however the silos progress (max when no cap).
   Clock::time_point round_cap_ = Clock::time_point::max();
-  bool round_capped_ = false;
   Clock::time_point kept_waiting_at_;  // the answered silos last heard the round goes on
   void note_progress(const comm::Message& m);
   void restart_round_clock();

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Configures and builds fedsilo (library, CLI, tests, benchmarks) in ./build. Incremental.
+# Configures (once) and builds fedsilo in ./build (FEDSILO_BUILD_DIR), Release, incremental.
+#   scripts/build.sh [TARGET ...]     (default: everything: library, tools, examples, tests,
+#                                      benchmarks)
+# Uses Ninja and ccache when installed (scripts/setup.sh installs both); without them, make and
+# no cache, only slower.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FEDSILO_BUILD_DIR:-$root/build}"
-[ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  generator=()
+  command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+  cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$build" -j"$(nproc)" "${targets[@]}"

@@ -23,12 +23,14 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-"$root/scripts/setup.sh"
-"$root/scripts/build.sh" >/dev/null
-"$root/scripts/get-data.sh"
-
 example="$root/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/$variant"
 [ -x "$example/run_server.sh" ] || { echo "run-demo: no example $variant" >&2; exit 2; }
+program=${variant%_data_and_model}
+"$root/scripts/setup.sh"
+# Only what the demo runs: the tool, the engine and this example's two programs.
+echo "run-demo: building fedsilo, fedsilo-engine and the $variant example"
+"$root/scripts/build.sh" fedsilo_cli fedsilo_engine "${program}_torch_server" "${program}_torch_client" >/dev/null
+"$root/scripts/get-data.sh"
 work="$(mktemp -d /tmp/fedsilo-demo.XXXXXX)"
 pids=()
 cleanup() {

@@ -6,6 +6,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   build-essential cmake pkg-config git curl ca-certificates clang-format bc python3
+  ccache ninja-build                       # compiler cache (used when present), fast builds
   libtorch-dev libgloo-dev                 # models, autograd, optimizers, c10d + Gloo
   libopenblas0-openmp                      # libtorch otherwise runs on the reference BLAS: 7x slower GEMM
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev

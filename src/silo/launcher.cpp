@@ -36,6 +36,7 @@ bool ends_the_run(int code) {
 }
 
 constexpr auto kMasterGrace = std::chrono::seconds(10);
+constexpr auto kSiblingGrace = std::chrono::seconds(1);
 
 template <typename Children>
 std::optional<int> master_exit(Children& children, std::chrono::milliseconds grace) {
@@ -46,6 +47,26 @@ std::optional<int> master_exit(Children& children, std::chrono::milliseconds gra
     return code;
   }
   return std::nullopt;  // the master runs on another node
+}
+
+// A trainer whose collective broke because a sibling died often exits first, with an error of
+// its own; the sibling killed by a signal (OOM killer, an operator) is the cause worth naming.
+// Waits up to `grace` in all for such a sibling.
+template <typename Children, typename Log>
+void name_killed_siblings(Children& children, const Log& log, int silo,
+                          std::chrono::milliseconds grace) {
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  for (auto& c : children) {
+    if (c.done) continue;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto code = c.proc->wait_for(std::max(left, std::chrono::milliseconds(0)));
+    if (!code) continue;
+    c.done = true;
+    if (*code <= 128) continue;
+    FS_LOG_ERROR(log, "launcher: trainer {} of silo {} (pid {}) {}", c.silo_rank, silo,
+                 c.proc->pid(), describe(*code));
+  }
 }
 
 // The pipe on which the node's first trainer reports the siblings it forked
@@ -196,6 +217,8 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
           // the reason (deadline, abort, store failure): one situation, one exit code, whichever
           // trainer is polled first.
           if (auto master = master_exit(children, kMasterGrace)) result = *master;
+        } else if (result <= 128) {
+          name_killed_siblings(children, log, args.rank, kSiblingGrace);
         }
         FS_LOG_ERROR(log, "launcher: stopping the other trainers of silo {}", args.rank);
         stop_all(SIGTERM);

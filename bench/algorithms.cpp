@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "build_paths.h"
 #include "core/log.h"
 #include "fedsilo/simulate.h"
 
@@ -49,7 +50,7 @@ Result run(const std::string& dataset, const std::string& model, int rounds, con
       "validation_args: {{frequency_of_the_test: 1}}\n"
       "comm_args: {{backend: INPROC}}\n"
       "tracking_args: {{log_file_dir: '{}', log_level: error}}\n",
-      dataset, FEDSILO_SOURCE_DIR, model, ids, silos, silos, rounds, out.string());
+      dataset, fedsilo::build_paths::source_dir(), model, ids, silos, silos, rounds, out.string());
   auto args = parse_args_yaml(yaml, s.sets);
   args.run_id = s.name;
   auto summary = simulate(args);

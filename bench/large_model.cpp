@@ -20,6 +20,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "build_paths.h"
 #include "comm/object_store.h"
 #include "core/sha256.h"
 #include "core/subprocess.h"
@@ -228,9 +229,10 @@ int main(int argc, char** argv) {
     int s3_port = free_loopback_port();
     fs::create_directories(dir / "s3");
     s3 = std::make_unique<Subprocess>(
-        std::vector<std::string>{std::string(FEDSILO_SOURCE_DIR) + "/node_modules/.bin/s3rver",
-                                 "-d", (dir / "s3").string(), "-a", "127.0.0.1", "-p",
-                                 std::to_string(s3_port), "-s", "--configure-bucket", "fedsilo"},
+        std::vector<std::string>{
+            std::string(fedsilo::build_paths::source_dir()) + "/node_modules/.bin/s3rver", "-d",
+            (dir / "s3").string(), "-a", "127.0.0.1", "-p", std::to_string(s3_port), "-s",
+            "--configure-bucket", "fedsilo"},
         quiet);
     std::ofstream(dir / "s3.yaml") << "BUCKET_NAME: fedsilo\nCN_S3_AKI: S3RVER\nCN_S3_SAK: S3RVER\n"
                                    << "S3_ENDPOINT: http://127.0.0.1:" << s3_port << "\n";
@@ -244,7 +246,7 @@ int main(int argc, char** argv) {
   if (!wait_for_port("127.0.0.1", mqtt_port, 10s))
     throw std::runtime_error("mosquitto did not start");
 
-  std::string config = std::string(FEDSILO_SOURCE_DIR) +
+  std::string config = std::string(fedsilo::build_paths::source_dir()) +
                        "/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/one_line/config/"
                        "fedml_config.yaml";
   auto launch = [&](const std::string& role, int rank) {

@@ -21,6 +21,7 @@
 
 #include <unistd.h>
 
+#include "build_paths.h"
 #include "comm/s3_store.h"
 #include "core/sha256.h"
 #include "core/subprocess.h"
@@ -48,20 +49,21 @@ struct Services {
 std::map<std::string, std::vector<double>> one_run(const Services& sv, bool s3,
                                                    const std::string& run_id, double* wall_s) {
   std::string example =
-      std::string(FEDSILO_SOURCE_DIR) +
+      std::string(fedsilo::build_paths::source_dir()) +
       "/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/one_line/config/fedml_config.yaml";
   std::vector<std::string> sets = {
       "comm_args.mqtt_config_path=" + (sv.dir / "mqtt.yaml").string(),
       "tracking_args.log_file_dir=" + (sv.dir / "log").string(),
-      "data_args.data_cache_dir=" + std::string(FEDSILO_SOURCE_DIR) + "/data"};
+      "data_args.data_cache_dir=" + std::string(fedsilo::build_paths::source_dir()) + "/data"};
   if (s3) {
     sets.push_back("comm_args.s3_config_path=" + (sv.dir / "s3.yaml").string());
   } else {
     sets.push_back("comm_args.object_store=file://" + (sv.dir / ("blobs-" + run_id)).string());
   }
   auto launch = [&](const std::string& role, int rank) {
-    std::vector<std::string> argv = {FEDSILO_CLI,          role,       "--cf", example, "--rank",
-                                     std::to_string(rank), "--run_id", run_id};
+    std::vector<std::string> argv = {
+        fedsilo::build_paths::cli(), role,       "--cf", example, "--rank",
+        std::to_string(rank),        "--run_id", run_id};
     for (auto& s : sets) {
       argv.push_back("--set");
       argv.push_back(s);
@@ -231,9 +233,10 @@ int main(int argc, char** argv) {
   sv.s3_port = free_loopback_port();
   fs::create_directories(sv.dir / "s3");
   sv.s3 = std::make_unique<Subprocess>(
-      std::vector<std::string>{std::string(FEDSILO_SOURCE_DIR) + "/node_modules/.bin/s3rver", "-d",
-                               (sv.dir / "s3").string(), "-a", "127.0.0.1", "-p",
-                               std::to_string(sv.s3_port), "-s", "--configure-bucket", "fedsilo"},
+      std::vector<std::string>{
+          std::string(fedsilo::build_paths::source_dir()) + "/node_modules/.bin/s3rver", "-d",
+          (sv.dir / "s3").string(), "-a", "127.0.0.1", "-p", std::to_string(sv.s3_port), "-s",
+          "--configure-bucket", "fedsilo"},
       quiet);
 
   std::ofstream(sv.dir / "s3.yaml")

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "build_paths.h"
 #include "core/subprocess.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/trainer.h"
@@ -25,7 +26,7 @@ namespace {
 
 Args bench_args(const std::string& model) {
   auto a = parse_args_yaml("data_args: {dataset: mnist, data_cache_dir: '" +
-                           std::string(FEDSILO_SOURCE_DIR) +
+                           std::string(fedsilo::build_paths::source_dir()) +
                            "/data', partition_method: homo}\n"
                            "train_args: {client_num_in_total: 1, client_num_per_round: 1, "
                            "client_id_list: '[1]', batch_size: 10,"

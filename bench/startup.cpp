@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "build_paths.h"
 #include "core/subprocess.h"
 #include "fedsilo/dataset.h"
 
@@ -136,7 +137,7 @@ struct RunFigures {
 RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_dir,
                    const std::string& run_id, const std::map<std::string, std::string>& env) {
   std::string example =
-      std::string(FEDSILO_SOURCE_DIR) +
+      std::string(fedsilo::build_paths::source_dir()) +
       "/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/one_line/config/fedml_config.yaml";
   std::vector<std::string> sets = {
       "comm_args.mqtt_config_path=" + (dir / "mqtt.yaml").string(),
@@ -145,8 +146,9 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
       "data_args.data_cache_dir=" + data_dir};
   std::map<std::string, fs::path> outputs;
   auto launch = [&](const std::string& role, int rank) {
-    std::vector<std::string> argv = {FEDSILO_CLI,          role,       "--cf", example, "--rank",
-                                     std::to_string(rank), "--run_id", run_id};
+    std::vector<std::string> argv = {
+        fedsilo::build_paths::cli(), role,       "--cf", example, "--rank",
+        std::to_string(rank),        "--run_id", run_id};
     for (auto& s : sets) argv.insert(argv.end(), {"--set", s});
     argv.insert(argv.end(), {"--set", "client_silo_args.pg_master_port=" +
                                           std::to_string(free_loopback_port())});
@@ -164,7 +166,7 @@ RunFigures one_run(const fs::path& dir, int mqtt_port, const std::string& data_d
   auto since = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   std::map<pid_t, std::string> labels;
   std::map<std::string, int64_t> peak;
-  const std::string cli = fs::canonical(FEDSILO_CLI).string();
+  const std::string cli = fs::canonical(fedsilo::build_paths::cli()).string();
   std::map<int, int> trainers_seen;         // per silo
   std::map<std::string, std::string> seen;  // output read so far, per process
   while (!server->poll()) {
@@ -252,7 +254,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "mosquitto did not start\n");
     return 1;
   }
-  std::string idx = std::string(FEDSILO_SOURCE_DIR) + "/data";
+  std::string idx = std::string(fedsilo::build_paths::source_dir()) + "/data";
   auto mnist = fs::path(idx) / "MNIST";
   auto idx_pair = [&](const std::string& images, const std::string& labels) {
     return TensorData{data::read_idx((mnist / (images + ".gz")).string()),

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "build_paths.h"
 #include "fedsilo/simulate.h"
 #include "test_services.h"
 
@@ -37,8 +38,9 @@ class CliRun {
   std::unique_ptr<Subprocess> start(const std::string& role, int rank,
                                     const std::vector<std::string>& extra = {},
                                     const std::string& tag = "") {
-    std::vector<std::string> argv = {FEDSILO_CLI,          role,       "--cf", config_, "--rank",
-                                     std::to_string(rank), "--run_id", "dist"};
+    std::vector<std::string> argv = {
+        fedsilo::build_paths::cli(), role,       "--cf", config_, "--rank",
+        std::to_string(rank),        "--run_id", "dist"};
     for (const auto& s : sets_) {
       argv.push_back("--set");
       argv.push_back(s);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "build_paths.h"
 #include "test_util.h"
 
 namespace {
@@ -12,7 +13,7 @@ struct Result {
   std::string output;
 };
 Result run(const std::string& args) {
-  std::string cmd = std::string(FEDSILO_CLI) + " " + args + " 2>&1";
+  std::string cmd = std::string(fedsilo::build_paths::cli()) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -24,7 +25,7 @@ Result run(const std::string& args) {
 
 TEST(Cli, BadConfigValueIsOneClearLine) {
   fedsilo::testutil::TempDir dir;
-  auto r = run("simulate --cf " + std::string(FEDSILO_SOURCE_DIR) +
+  auto r = run("simulate --cf " + std::string(fedsilo::build_paths::source_dir()) +
                "/tests/fixtures/fedml_config.yaml --set train_args.batch_size=-1");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
@@ -37,7 +38,7 @@ TEST(Cli, CorruptDataFileIsOneClearLine) {
   auto mnist = fedsilo::testutil::make_synthetic_mnist(dir.path(), 50, 10);
   std::ofstream(mnist + "/t10k-images-idx3-ubyte.gz", std::ios::trunc) << "garbage";
   auto r =
-      run("simulate --cf " + std::string(FEDSILO_SOURCE_DIR) +
+      run("simulate --cf " + std::string(fedsilo::build_paths::source_dir()) +
           "/tests/fixtures/fedml_config.yaml --set " + "data_args.data_cache_dir=" + dir.path() +
           " --set tracking_args.log_file_dir=" + dir.path() + "/log");
   EXPECT_EQ(r.code, 2) << r.output;
@@ -58,7 +59,7 @@ TEST(Cli, TheLeanToolHandsCommandsToTheEngineAndRefusesTheRest) {
   EXPECT_NE(launch.output.find("usage: fedsilo launch --exe PROGRAM --"), std::string::npos);
   // One trainer per node: not a launcher, so `launch` refuses rather than start nothing.
   auto single =
-      run("launch --exe /bin/true -- --cf " + std::string(FEDSILO_SOURCE_DIR) +
+      run("launch --exe /bin/true -- --cf " + std::string(fedsilo::build_paths::source_dir()) +
           "/tests/fixtures/fedml_config.yaml --rank 1 --set client_silo_args.n_proc_per_node=1");
   EXPECT_EQ(single.code, 2) << single.output;
   EXPECT_NE(single.output.find("do not make a silo launcher"), std::string::npos) << single.output;

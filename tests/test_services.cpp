@@ -1,4 +1,5 @@
 #include "test_services.h"
+#include "build_paths.h"
 
 #include <unistd.h>
 
@@ -45,7 +46,7 @@ std::string Broker::write_config(const std::string& dir) const {
 }
 
 S3Server::S3Server() : port_(free_loopback_port()) {
-  std::string bin = std::string(FEDSILO_SOURCE_DIR) + "/node_modules/.bin/s3rver";
+  std::string bin = std::string(fedsilo::build_paths::source_dir()) + "/node_modules/.bin/s3rver";
   if (!std::filesystem::exists(bin)) {
     throw std::runtime_error(bin + " is missing: run scripts/setup.sh (npm test tools)");
   }

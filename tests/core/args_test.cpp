@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "build_paths.h"
 #include "comm/mqtt_options.h"
 #include "core/args_json.h"
 #include "fedsilo/args.h"
@@ -13,7 +14,8 @@ using fedsilo::Args;
 using fedsilo::ConfigError;
 
 namespace {
-const std::string kFixture = std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml_config.yaml";
+const std::string kFixture =
+    std::string(fedsilo::build_paths::source_dir()) + "/tests/fixtures/fedml_config.yaml";
 
 std::string error_of(const std::string& yaml, const std::vector<std::string>& sets = {}) {
   try {
@@ -290,7 +292,8 @@ TEST(Args, FedMLsExampleConfigsLoadUnchanged) {
   // Copies of FedML's own example configs (python/examples/cross_silo/...).
   for (std::string name :
        {"krum", "cdp", "ldp", "byzantine", "one_line", "hierarchical", "trimmed_mean"}) {
-    auto path = std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml/" + name + ".yaml";
+    auto path =
+        std::string(fedsilo::build_paths::source_dir()) + "/tests/fixtures/fedml/" + name + ".yaml";
     Args a;
     ASSERT_NO_THROW(a = fedsilo::load_args(path)) << name;
     EXPECT_FALSE(a.client_id_list.empty());
@@ -298,20 +301,21 @@ TEST(Args, FedMLsExampleConfigsLoadUnchanged) {
               std::max(a.client_num_per_round, a.worker_num))
         << name;
   }
-  auto krum =
-      fedsilo::load_args(std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml/krum.yaml");
+  auto krum = fedsilo::load_args(std::string(fedsilo::build_paths::source_dir()) +
+                                 "/tests/fixtures/fedml/krum.yaml");
   EXPECT_TRUE(krum.enable_defense);
   EXPECT_EQ(krum.defense_type, "krum");
   EXPECT_EQ(krum.byzantine_client_num, 1);
-  auto cdp = fedsilo::load_args(std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml/cdp.yaml");
+  auto cdp = fedsilo::load_args(std::string(fedsilo::build_paths::source_dir()) +
+                                "/tests/fixtures/fedml/cdp.yaml");
   EXPECT_TRUE(cdp.enable_dp);
   EXPECT_EQ(cdp.dp_solution_type, "cdp");
   EXPECT_EQ(cdp.dp_epsilon, 0.5);
-  auto hier = fedsilo::load_args(std::string(FEDSILO_SOURCE_DIR) +
+  auto hier = fedsilo::load_args(std::string(fedsilo::build_paths::source_dir()) +
                                  "/tests/fixtures/fedml/hierarchical.yaml");
   EXPECT_EQ(hier.n_proc_per_node, 2) << "FedML's silo_args is client_silo_args";
   EXPECT_EQ(hier.pg_master_port, 12345);
-  auto trimmed = fedsilo::load_args(std::string(FEDSILO_SOURCE_DIR) +
+  auto trimmed = fedsilo::load_args(std::string(fedsilo::build_paths::source_dir()) +
                                     "/tests/fixtures/fedml/trimmed_mean.yaml");
   EXPECT_EQ(trimmed.trimmed_mean_beta, 0.25);
 }

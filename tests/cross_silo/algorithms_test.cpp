@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "build_paths.h"
 #include "fedsilo/simulate.h"
 #include "test_util.h"
 
@@ -31,8 +32,9 @@ Args fedml_example(const std::string& name, const testutil::TempDir& dir,
   static int runs = 0;
   sets.push_back("data_args.data_cache_dir=" + dir.path());
   sets.push_back("tracking_args.log_file_dir=" + (dir / fmt::format("log_{}_{}", name, ++runs)));
-  return load_args(std::string(FEDSILO_SOURCE_DIR) + "/tests/fixtures/fedml/" + name + ".yaml",
-                   sets);
+  return load_args(
+      std::string(fedsilo::build_paths::source_dir()) + "/tests/fixtures/fedml/" + name + ".yaml",
+      sets);
 }
 
 double accuracy(const RunSummary& s) { return s.final_metrics["test_acc"].get<double>(); }

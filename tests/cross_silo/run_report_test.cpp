@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "build_paths.h"
 #include "core/subprocess.h"
 #include "fedsilo/simulate.h"
 #include "test_util.h"
@@ -52,6 +53,7 @@ TEST(RunReport, RendersInHeadlessChromium) {
   EXPECT_EQ(bytes.substr(1, 3), "PNG");
   // A blank page compresses to a few KB; charts, tables and text make it much larger.
   EXPECT_GT(bytes.size(), 30000u);
-  std::filesystem::copy_file(png, std::string(FEDSILO_BINARY_DIR) + "/report_screenshot.png",
-                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(
+      png, std::string(fedsilo::build_paths::binary_dir()) + "/report_screenshot.png",
+      std::filesystem::copy_options::overwrite_existing);
 }

@@ -1,12 +1,13 @@
 #include "ml/safetensors.h"
+#include "build_paths.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "cross_silo/model_exchange.h"
-#include "ml/model_blob.h"
 #include "fedsilo/error.h"
+#include "ml/model_blob.h"
 
 using namespace fedsilo;
 using namespace fedsilo::comm;
@@ -117,7 +118,7 @@ TEST(Safetensors, AnIndependentReaderAgrees) {
   std::string path = ::testing::TempDir() + "/fedsilo_blob.safetensors";
   std::ofstream(path, std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  std::string cmd = "python3 " + std::string(FEDSILO_SOURCE_DIR) +
+  std::string cmd = "python3 " + std::string(fedsilo::build_paths::source_dir()) +
                     "/tests/ml/safetensors_reader.py " + path + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;

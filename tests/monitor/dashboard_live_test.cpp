@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "build_paths.h"
 #include "cli_run.h"
 #include "core/subprocess.h"
 #include "monitor/tfevents.h"
@@ -55,15 +56,18 @@ nlohmann::json check_in_browser(testutil::CliRun& run, int port, const std::stri
   std::string out = run.dir_ / ("browser_" + mode + ".out");
   Subprocess::Options o;
   o.output_file = out;
-  Subprocess node({"node", std::string(FEDSILO_SOURCE_DIR) + "/tests/monitor/dashboard_check.js",
-                   "http://127.0.0.1:" + std::to_string(port) + "/", mode, png},
-                  o);
+  Subprocess node(
+      {"node",
+       std::string(fedsilo::build_paths::source_dir()) + "/tests/monitor/dashboard_check.js",
+       "http://127.0.0.1:" + std::to_string(port) + "/", mode, png},
+      o);
   auto code = node.wait_for(180s);
   EXPECT_EQ(code.value_or(-1), 0) << testutil::read_file(out);
   EXPECT_TRUE(std::filesystem::exists(png));
   if (std::filesystem::exists(png)) {
-    std::filesystem::copy_file(png, std::string(FEDSILO_BINARY_DIR) + "/dashboard_" + mode + ".png",
-                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(
+        png, std::string(fedsilo::build_paths::binary_dir()) + "/dashboard_" + mode + ".png",
+        std::filesystem::copy_options::overwrite_existing);
   }
   auto text = testutil::read_file(out);
   auto first = text.find('{');

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "build_paths.h"
 #include "core/subprocess.h"
 #include "test_util.h"
 
@@ -22,7 +23,8 @@ inline std::pair<int, std::string> run_tfevents_reader(const std::string& events
   Subprocess::Options o;
   o.output_file = out;
   Subprocess reader(
-      {"python3", std::string(FEDSILO_SOURCE_DIR) + "/tests/monitor/tfevents_reader.py",
+      {"python3",
+       std::string(fedsilo::build_paths::source_dir()) + "/tests/monitor/tfevents_reader.py",
        events_file},
       o);
   int code = reader.wait_for(std::chrono::seconds(60)).value_or(-1);

@@ -41,4 +41,11 @@ struct RoundStats {
   nlohmann::json to_json() const;
 };
 
+// A silo's own figures as the server keeps them: only the keys a silo sends (train_loss,
+// train_acc, train_ms, download_ms, sync_notify_ms, upload_ms, local_steps, system), each a
+// finite number in its range; anything else a silo puts there (strings, nulls, arrays, 1e308 ms,
+// keys of its own) is left out, so it can neither crash the server, its report or a resume from
+// its checkpoint, nor overwrite the figures the server owns. The one place they are checked.
+nlohmann::json checked_silo_figures(const nlohmann::json& reported);
+
 }  // namespace fedsilo::cross_silo

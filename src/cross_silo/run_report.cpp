@@ -10,8 +10,11 @@
 namespace fedsilo::cross_silo {
 namespace {
 
+// metrics.jsonl may come from an older fedsilo, which kept whatever a silo sent, or hold null
+// for a NaN loss: a figure that is not a number counts as absent, rather than ending the report.
 double num(const nlohmann::json& j, const char* key) {
-  return j.contains(key) ? j[key].get<double>() : 0.0;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
 }
 
 struct Series {

@@ -80,11 +80,8 @@ void ServerManager::on_model(const Message& m) {
   // The server is the blob's only reader.
   if (args_.blob_retention_rounds == 0) store_.remove(m.model.key);
   pending_.erase(m.sender);
-  auto reported = m.metrics;
-  if (reported.contains("system"))  // shown on pages: only known, finite figures
-    reported["system"] = monitor::sanitize_system_metrics(reported["system"]);
   stats_.silos.push_back({m.sender, data_index_[m.sender], m.num_samples, download_ms, notify_ms,
-                          fold_ms, std::move(reported), ""});
+                          fold_ms, checked_silo_figures(m.metrics), ""});
   round_bytes_down_ += m.model.size;
   monitoring_->silo_reported(round_, stats_.silos.back(), global_ref_.size + m.model.size);
   FS_LOG_INFO(log_, "round {}: model from silo {} ({} samples), {} of {} in", round_, m.sender,

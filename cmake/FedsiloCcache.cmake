@@ -18,19 +18,18 @@ if(FEDSILO_CCACHE AND FEDSILO_CCACHE_PROGRAM AND NOT CMAKE_CXX_COMPILER_LAUNCHER
     string(STRIP "${_fedsilo_probe_err}" _fedsilo_probe_err)
     message(WARNING "fedsilo: ccache does not work here (${_fedsilo_probe_err}); building without "
                     "it (-DFEDSILO_CCACHE=OFF silences this)")
+  else()
+    get_filename_component(_fedsilo_ccache_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+    # pch_defines,time_macros: what ccache asks for before it caches precompiled headers;
+    # include_file_*: a fresh clone's files are all new, which ccache would otherwise distrust.
+    set(CMAKE_CXX_COMPILER_LAUNCHER env CCACHE_BASEDIR=${_fedsilo_ccache_root}
+        CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+        CCACHE_NOHASHDIR=1 ${FEDSILO_CCACHE_PROGRAM})
+    # ccache must see which precompiled header a compilation used: GCC names it in the
+    # preprocessed output only with -fpch-preprocess. (The fuzz build, clang, uses none with
+    # ccache.)
+    add_compile_options($<$<CXX_COMPILER_ID:GNU>:-fpch-preprocess>)
+    set(FEDSILO_USING_CCACHE ON)
+    message(STATUS "fedsilo: compiling through ${FEDSILO_CCACHE_PROGRAM}")
   endif()
-endif()
-if(FEDSILO_CCACHE AND FEDSILO_CCACHE_PROGRAM AND NOT CMAKE_CXX_COMPILER_LAUNCHER
-   AND _fedsilo_probe_rc EQUAL 0)
-  get_filename_component(_fedsilo_ccache_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
-  # pch_defines,time_macros: what ccache asks for before it caches precompiled headers;
-  # include_file_*: a fresh clone's files are all new, which ccache would otherwise distrust.
-  set(CMAKE_CXX_COMPILER_LAUNCHER env CCACHE_BASEDIR=${_fedsilo_ccache_root}
-      CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
-      CCACHE_NOHASHDIR=1 ${FEDSILO_CCACHE_PROGRAM})
-  # ccache must see which precompiled header a compilation used: GCC names it in the
-  # preprocessed output only with -fpch-preprocess. (The fuzz build, clang, uses none with ccache.)
-  add_compile_options($<$<CXX_COMPILER_ID:GNU>:-fpch-preprocess>)
-  set(FEDSILO_USING_CCACHE ON)
-  message(STATUS "fedsilo: compiling through ${FEDSILO_CCACHE_PROGRAM}")
 endif()

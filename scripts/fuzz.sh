@@ -14,9 +14,9 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(message safetensors config_yaml key_files idx leaf_json sa_payloads)
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz: SECONDS must be a whole number" >&2; exit 2; }
 out="${FEDSILO_FUZZ_BUILD_DIR:-$root/build-fuzz}"
-generator=()
-command -v ninja >/dev/null 2>&1 && [ ! -f "$out/Makefile" ] && generator=(-G Ninja)
-cmake -S "$root/fuzz" -B "$out" "${generator[@]}" -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+# Ninja for new build folders (CMake reads CMAKE_GENERATOR only when it creates one).
+command -v ninja >/dev/null 2>&1 && export CMAKE_GENERATOR="${CMAKE_GENERATOR:-Ninja}"
+cmake -S "$root/fuzz" -B "$out" -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build "$out" -j"$(nproc)" >/dev/null
 
 # UBSan reports are fatal and printed with a stack; leaks are findings too.

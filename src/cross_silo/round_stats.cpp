@@ -1,7 +1,6 @@
 #include "cross_silo/round_stats.h"
 
 #include <cmath>
-#include <limits>
 
 #include "monitor/system_metrics.h"
 

@@ -10,7 +10,6 @@
 #include "fedsilo/error.h"
 #include "ml/dp_mechanism.h"
 #include "ml/model_blob.h"
-#include "monitor/system_metrics.h"
 
 namespace fedsilo::cross_silo {
 using comm::Message;

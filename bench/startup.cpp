@@ -41,13 +41,6 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // FedML's LEAF layout of the same digits: user u holds every 1000th sample from u, pixels as
 // floats in [0, 1] like FedML's files.
 void write_leaf(const TensorData& d, const fs::path& file, int users) {

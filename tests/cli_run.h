@@ -27,6 +27,7 @@ class CliRun {
     sets_.insert(sets_.end(), sets.begin(), sets.end());  // the test's own values win
   }
   std::map<std::string, std::string> env_;  // added to every process's environment
+  std::string run_id_ = "dist";
   void use_directory_store() {
     sets_.push_back("comm_args.object_store=file://" + (dir_ / "blobs"));
   }
@@ -40,7 +41,7 @@ class CliRun {
                                     const std::string& tag = "") {
     std::vector<std::string> argv = {
         fedsilo::build_paths::cli(), role,       "--cf", config_, "--rank",
-        std::to_string(rank),        "--run_id", "dist"};
+        std::to_string(rank),        "--run_id", run_id_};
     for (const auto& s : sets_) {
       argv.push_back("--set");
       argv.push_back(s);
@@ -55,9 +56,10 @@ class CliRun {
     return read_file(dir_ / (role + std::to_string(rank) + tag + ".out"));
   }
 
-  std::string final_model() { return read_file(dir_ / "log/run_dist/final_model.safetensors"); }
+  std::string run_dir() const { return dir_ / ("log/run_" + run_id_); }
+  std::string final_model() { return read_file(run_dir() + "/final_model.safetensors"); }
   size_t rounds_done() {
-    std::ifstream in(dir_ / "log/run_dist/metrics.jsonl");
+    std::ifstream in(run_dir() + "/metrics.jsonl");
     return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
   }
   std::string simulated_model(const std::vector<std::string>& extra = {}) {

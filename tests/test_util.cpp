@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -17,6 +18,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("FEDSILO_KEEP_TEST_DIRS")) return;  // for reading what a test left behind
   std::error_code ec;
   fs::remove_all(path_, ec);
 }

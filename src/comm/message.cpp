@@ -64,6 +64,7 @@ std::string encode(const Message& m) {
   if (!m.metrics.empty()) j["metrics"] = m.metrics;
   if (!m.sa.empty()) j["sa"] = m.sa;
   if (m.sent_at_us) j["sent_at_us"] = m.sent_at_us;
+  if (m.session) j["session"] = m.session;
   if (m.seq) j["seq"] = m.seq;
   return j.dump();
 }
@@ -164,6 +165,8 @@ Message decode(const std::string& payload) {
   if (m.num_samples < 0) throw ProtocolError("message: field num_samples is negative");
   m.status = field<std::string>(j, "status", false, "");
   m.sent_at_us = field<int64_t>(j, "sent_at_us", false, 0);
+  m.session = field<int64_t>(j, "session", false, 0);
+  if (m.session < 0) throw ProtocolError("message: field session is negative");
   m.seq = field<int64_t>(j, "seq", false, 0);
   if (m.seq < 0) throw ProtocolError("message: field seq is negative");
   if (j.contains("metrics")) {

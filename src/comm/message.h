@@ -44,8 +44,10 @@ struct Message {
   int64_t num_samples = 0;
   std::string status;      // CLIENT_STATUS: ONLINE / FINISHED / OFFLINE
   int64_t sent_at_us = 0;  // sender's wall clock (µs since the epoch), for hop latencies
-  // Per-sender sequence number, set by a signing transport: it only grows, so a receiver drops
-  // a replayed message even after the id has left its memory of recent ids.
+  // Set by the sender's MessageGuard: its session (a number that grows with every start of the
+  // party, comm/message_guard.h) and the message's place in it. A receiver accepts from each
+  // sender only messages above the last (session, seq) it accepted, so a replay changes nothing.
+  int64_t session = 0;
   int64_t seq = 0;
   nlohmann::json metrics = nlohmann::json::object();
   // Secure-aggregation payload (an object; its fields are checked by cross_silo/secure_round).

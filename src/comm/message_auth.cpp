@@ -1,9 +1,17 @@
 #include "comm/message_auth.h"
 
+#include <fcntl.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <limits>
 
 #include <filesystem>
 #include <fstream>
@@ -66,6 +74,48 @@ MessageAuth::MessageAuth(std::string key_dir, int64_t self_id)
   } else {
     secret_ = read_hex_key<64>(secret_path);
   }
+}
+
+int64_t MessageAuth::begin_session() const {
+  std::string path = (fs::path(dir_) / (party_name(self_) + ".session")).string();
+  auto fail = [&](const std::string& what) {
+    return Error("session counter " + path + ": " + what + ": " + std::strerror(errno));
+  };
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw fail("cannot be opened");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  // Two processes of one party (or two runs) starting at once still get distinct sessions.
+  if (::flock(fd, LOCK_EX) != 0) throw fail("cannot be locked");
+  char buf[32] = {};
+  ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n < 0) throw fail("cannot be read");
+  std::string text(buf, static_cast<size_t>(n));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  int64_t last = 0;
+  if (text.empty()) {
+    last = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+    SPDLOG_INFO("no session counter for {} in {}: starting it (first start of this key folder)",
+                party_name(self_), dir_);
+  } else {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), last);
+    if (ec != std::errc() || end != text.data() + text.size() || last < 0 ||
+        last == std::numeric_limits<int64_t>::max()) {
+      errno = EINVAL;
+      throw fail("holds '" + text.substr(0, 24) + "', not a session number");
+    }
+  }
+  int64_t next = last + 1;
+  // Fixed width: the new number overwrites the old one whole, never leaving a longer tail.
+  std::string out = fmt::format("{:019d}\n", next);
+  if (::pwrite(fd, out.data(), out.size(), 0) != static_cast<ssize_t>(out.size()))
+    throw fail("cannot be written");
+  if (::fsync(fd) != 0) throw fail("cannot be synced");
+  return next;
 }
 
 std::string MessageAuth::seal(const std::string& payload) const {

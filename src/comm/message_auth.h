@@ -30,6 +30,13 @@ class MessageAuth {
   // why not (too short, no public key for the sender, signature mismatch).
   std::string open(const std::string& wire, int64_t sender);
 
+  // This party's next session number: <key_dir>/<party>.session, incremented under a lock and
+  // fsynced, so every start of a party (in any run) has a higher number than the last, with no
+  // clock involved. A folder without the counter (first start, or provisioned keys) starts it
+  // from the wall clock in seconds, the one use of a clock: above any count a lost counter could
+  // have reached by restarts. Throws Error naming the file when it cannot be read or written.
+  int64_t begin_session() const;
+
   static std::string party_name(int64_t id);
   const std::string& key_dir() const { return dir_; }
 

@@ -12,8 +12,6 @@
 namespace fedsilo::comm {
 namespace {
 
-constexpr size_t kSeenIds = 4096;  // message ids remembered for dropping repeats
-
 std::once_flag lib_once;
 
 std::string role(int64_t id) { return id == 0 ? "server" : "silo " + std::to_string(id); }
@@ -28,8 +26,8 @@ MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_
       self_(self_id),
       prefix_("fedsilo/" + run_id + "/"),
       log_(logging::role_logger(self_id == 0 ? "Server" : "Client", self_id)),
-      auth_(std::move(auth)),
-      next_out_seq_(now_us()) {
+      guard_(GuardOptions{run_id, self_id, std::move(auth), log_}),
+      will_(last_will) {
   probe_topic_ = prefix_ + "probe/" + std::to_string(self_);
   std::call_once(lib_once, [] { mosquitto_lib_init(); });
   std::random_device rd;
@@ -60,12 +58,7 @@ MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_
       throw ConfigError(std::string("mqtt: TLS setup failed: ") + mosquitto_strerror(rc));
     mosquitto_tls_insecure_set(mosq_, options_.tls_insecure);
   }
-  if (last_will) {
-    auto payload = auth_ ? auth_->seal(encode(*last_will)) : encode(*last_will);
-    auto topic = topic_for(*last_will);
-    mosquitto_will_set(mosq_, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1,
-                       false);
-  }
+  set_will();
   int rc =
       mosquitto_connect_async(mosq_, options_.host.c_str(), options_.port, options_.keepalive_s);
   if (rc != MOSQ_ERR_SUCCESS) {
@@ -83,6 +76,17 @@ MqttTransport::~MqttTransport() {
   mosquitto_disconnect(mosq_);
   mosquitto_loop_stop(mosq_, /*force=*/false);
   mosquitto_destroy(mosq_);
+}
+
+// A will is sealed like any message, so it carries this session and a sequence number; sealing
+// it again before each reconnect gives every will the broker may publish its own number, which
+// the server takes once (MessageGuard).
+void MqttTransport::set_will() {
+  if (!will_) return;
+  auto payload = guard_.seal(*will_);
+  auto topic = topic_for(*will_);
+  mosquitto_will_set(mosq_, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1,
+                     false);
 }
 
 std::string MqttTransport::topic_for(const Message& m) const {
@@ -164,6 +168,7 @@ void MqttTransport::on_disconnect(mosquitto*, void* self, int rc) {
   if (rc != 0) {
     FS_LOG_WARN(t->log_, "mqtt: lost the broker {}:{}; reconnecting", t->options_.host,
                 t->options_.port);
+    t->set_will();  // in the network thread, before it reconnects
   }
 }
 
@@ -209,16 +214,6 @@ void MqttTransport::on_message(mosquitto*, void* self, const mosquitto_message* 
       std::string(static_cast<const char*>(msg->payload), static_cast<size_t>(msg->payloadlen)));
 }
 
-bool MqttTransport::remember(const std::string& id) {
-  if (!seen_ids_.insert(id).second) return false;
-  seen_order_.push_back(id);
-  if (seen_order_.size() > kSeenIds) {
-    seen_ids_.erase(seen_order_.front());
-    seen_order_.pop_front();
-  }
-  return true;
-}
-
 void MqttTransport::handle_incoming(const std::string& topic, const std::string& wire) {
   if (wire.empty()) return;  // a retained message being cleared (clear_retained)
   if (topic == probe_topic_) {
@@ -227,54 +222,25 @@ void MqttTransport::handle_incoming(const std::string& topic, const std::string&
     cv_.notify_all();
     return;
   }
-  // The topic says who may have sent it (a broker ACL enforces that); the signature and the
-  // body must agree. Topic ids are canonical decimal ("01" is not silo 1).
+  // The topic says who may have sent it (a broker ACL enforces that); the guard checks that the
+  // signature and the body agree. Topic ids are canonical decimal ("01" is not silo 1).
   auto slash = topic.rfind('/');
   std::string topic_id = slash == std::string::npos ? "" : topic.substr(slash + 1);
-  int64_t expected_sender = 0;
+  int64_t sender = 0;
   if (self_ == 0) {
     bool canonical = !topic_id.empty() && topic_id.size() <= 9 && topic_id[0] != '0' &&
                      topic_id.find_first_not_of("0123456789") == std::string::npos;
     if (!canonical) {
-      FS_LOG_WARN(log_, "mqtt: dropping a message on {}: not a silo topic", topic);
+      guard_.drop(-1, DropReason::kRoute, "topic " + topic + " names no silo");
       return;
     }
-    expected_sender = std::stoll(topic_id);
+    sender = std::stoll(topic_id);
   }
-  Message m;
-  try {
-    if (wire.size() > kMaxMessageBytes + 64)
-      throw ProtocolError("message of " + std::to_string(wire.size()) + " bytes exceeds the limit");
-    m = decode(auth_ ? auth_->open(wire, expected_sender) : wire);
-  } catch (const ProtocolError& e) {
-    FS_LOG_WARN(log_, "mqtt: dropping a message on {}: {}", topic, e.what());
-    return;
-  }
-  if (m.sender != expected_sender || (self_ != 0 && m.receiver != self_)) {
-    FS_LOG_WARN(log_, "mqtt: dropping {} {} on {}: it claims sender {} / receiver {}",
-                to_string(m.type), m.id, topic, m.sender, m.receiver);
-    return;
-  }
+  auto m = guard_.admit(sender, wire);
+  if (!m) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!remember(m.id)) {
-      FS_LOG_INFO(log_, "mqtt: dropping a repeat of {} {} from {}", to_string(m.type), m.id,
-                  role(m.sender));
-      return;
-    }
-    // A silo's last will was signed when it connected, so its sequence number is old by
-    // design; an OFFLINE status changes nothing but a log line and the silo's online mark.
-    bool will = m.type == MsgType::kClientStatus && m.status == "OFFLINE";
-    if (auth_ && !will) {
-      auto& last = last_seq_[m.sender];
-      if (m.seq <= last) {
-        FS_LOG_WARN(log_, "mqtt: dropping {} {} from {}: sequence {} is not above {} (replay)",
-                    to_string(m.type), m.id, role(m.sender), m.seq, last);
-        return;
-      }
-      last = m.seq;
-    }
-    inbox_.push_back(std::move(m));
+    inbox_.push_back(std::move(*m));
   }
   cv_.notify_all();
 }
@@ -342,15 +308,8 @@ void MqttTransport::enqueue(const Message& m, bool retain) {
   std::lock_guard<std::mutex> order(publish_mu_);
   uint64_t seq;
   {
+    auto payload = guard_.seal(m);
     std::lock_guard<std::mutex> lock(mu_);
-    Message out = m;
-    out.seq = ++next_out_seq_;
-    auto payload = encode(out);
-    if (payload.size() > kMaxMessageBytes) {
-      throw ProtocolError("mqtt: message of " + std::to_string(payload.size()) +
-                          " bytes exceeds the limit");
-    }
-    if (auth_) payload = auth_->seal(payload);
     seq = next_seq_++;
     outbox_.push_back({seq, topic_for(m), std::move(payload), -1, retain});
   }
@@ -358,6 +317,7 @@ void MqttTransport::enqueue(const Message& m, bool retain) {
 }
 
 std::optional<Message> MqttTransport::receive(std::chrono::milliseconds timeout) {
+  guard_.summarise_drops();
   std::unique_lock<std::mutex> lock(mu_);
   if (!cv_.wait_for(lock, timeout, [&] { return !inbox_.empty(); })) return std::nullopt;
   Message m = std::move(inbox_.front());

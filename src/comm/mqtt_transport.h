@@ -19,6 +19,7 @@
 #include <string>
 
 #include "comm/message_auth.h"
+#include "comm/message_guard.h"
 #include "comm/mqtt_options.h"
 #include "comm/transport.h"
 
@@ -30,10 +31,11 @@ namespace fedsilo::comm {
 class MqttTransport : public Transport {
  public:
   // self_id 0 = the server; k = silo k. `last_will`, when given, is what the broker publishes
-  // for this endpoint if it vanishes without a clean disconnect. With `auth`, every message sent
-  // is signed and every message received must verify as its topic's sender's, with a sequence
-  // number above the last one seen from that sender; without it (an explicit, warned opt-out)
-  // anyone who can publish on the broker can forge messages.
+  // for this endpoint if it vanishes without a clean disconnect (signed again at every
+  // reconnect). Every message goes through a MessageGuard: with `auth`, signed when sent and
+  // admitted only when it verifies as its topic's sender's and is newer than what that sender
+  // sent before; without it (an explicit, warned opt-out) anyone who can publish on the broker
+  // can forge messages.
   MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id,
                 const std::optional<Message>& last_will = std::nullopt,
                 std::shared_ptr<MessageAuth> auth = nullptr);
@@ -53,6 +55,7 @@ class MqttTransport : public Transport {
   // Everything sent has been acknowledged by the broker.
   bool flush(std::chrono::milliseconds timeout) override;
   std::string topic_for(const Message& m) const;
+  std::map<std::string, uint64_t> dropped_messages() const override { return guard_.dropped(); }
 
  private:
   struct Pending {
@@ -71,9 +74,9 @@ class MqttTransport : public Transport {
   static void on_log(mosquitto*, void*, int level, const char* text);
   void handle_incoming(const std::string& topic, const std::string& payload);
   void measure_broker_round_trip();
+  void set_will();
   void publish_pending();
   void publish_one(uint64_t seq);
-  bool remember(const std::string& id);
 
   MqttOptions options_;
   std::string run_id_;
@@ -90,12 +93,9 @@ class MqttTransport : public Transport {
   std::deque<Message> inbox_;
   std::list<Pending> outbox_;
   std::set<int> early_acks_;
-  uint64_t next_seq_ = 0;
-  std::set<std::string> seen_ids_;
-  std::shared_ptr<MessageAuth> auth_;
-  int64_t next_out_seq_;                 // this endpoint's sequence, from its start time in µs
-  std::map<int64_t, int64_t> last_seq_;  // sender -> highest sequence accepted
-  std::deque<std::string> seen_order_;
+  uint64_t next_seq_ = 0;  // the outbox's order, not the messages' sequence numbers
+  MessageGuard guard_;
+  std::optional<Message> will_;
   bool subscribed_ = false;
   std::string probe_topic_;    // <prefix>probe/<self>: only this endpoint reads and writes it
   std::string probe_waiting_;  // the probe payload on its way through the broker

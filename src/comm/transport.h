@@ -5,7 +5,10 @@
 // endpoint. A new transport is one file implementing this plus one line in
 // transport_factory.cpp (docs/architecture.md).
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 
 #include "comm/message.h"
 
@@ -33,6 +36,8 @@ class Transport {
   virtual void send_retained(const Message& m) { send(m); }
   // Forgets what send_retained kept for `receiver`: a run starting afresh under the same id.
   virtual void clear_retained(int64_t /*receiver*/) {}
+  // Messages this endpoint dropped (forged, replayed, malformed, ...), by reason.
+  virtual std::map<std::string, uint64_t> dropped_messages() const { return {}; }
 };
 
 }  // namespace fedsilo::comm

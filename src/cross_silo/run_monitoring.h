@@ -36,6 +36,10 @@ class RunMonitoring {
   void linger();
 
   const monitor::DashboardServer* dashboard() const { return dashboard_.get(); }
+  // /metrics counts the messages the server dropped from `source` (the transport's).
+  void count_dropped_messages(monitor::RunStatus::CountSource source) {
+    if (status_) status_->set_dropped_messages_source(std::move(source));
+  }
 
  private:
   const Args& args_;

@@ -32,6 +32,7 @@ int run_server(const Args& args, const FederatedDataset& dataset, Model model,
       evaluator ? std::move(evaluator) : cross_silo::evaluate_on_server(dataset),
       std::move(aggregator));
   server.set_data_silo_sizes(dataset.train_data_local_num_dict);
+  server.monitoring().count_dropped_messages([&t = *transport] { return t.dropped_messages(); });
   // A checkpoint that cannot be used stops the server before it says anything: the silos keep
   // waiting (within their deadline) while the operator restores it.
   server.start();

@@ -193,12 +193,27 @@ nlohmann::json RunStatus::snapshot() const {
           {"log", nlohmann::json(log_)}};
 }
 
+void RunStatus::set_dropped_messages_source(CountSource source) {
+  std::lock_guard<std::mutex> l(source_mu_);
+  dropped_source_ = std::move(source);
+}
+
 std::string RunStatus::prometheus() const {
+  CountSource source;
+  {
+    std::lock_guard<std::mutex> l(source_mu_);
+    source = dropped_source_;
+  }
+  auto dropped = source ? source() : std::map<std::string, uint64_t>{};
   std::lock_guard<std::mutex> l(mu_);
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
+  metric("fedsilo_messages_dropped_total", "counter",
+         "Messages the server dropped before use (forged, replayed, malformed...), by reason.");
+  for (const auto& [reason, n] : dropped)
+    out += fmt::format("fedsilo_messages_dropped_total{{reason=\"{}\"}} {}\n", reason, n);
   metric("fedsilo_rounds_completed_total", "counter", "Rounds aggregated in this run.");
   out += fmt::format("fedsilo_rounds_completed_total {}\n", rounds_completed_);
   metric("fedsilo_round_duration_seconds", "histogram",

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -59,6 +60,10 @@ class RunStatus {
   nlohmann::json snapshot() const;
   // /metrics: the Prometheus text exposition format, version 0.0.4.
   std::string prometheus() const;
+  // Where /metrics reads the messages the server's transport dropped, by reason. Called without
+  // this object's lock held: the source may log, and logging reaches log_line.
+  using CountSource = std::function<std::map<std::string, uint64_t>()>;
+  void set_dropped_messages_source(CountSource source);
 
   static const std::vector<double>& duration_buckets();
 
@@ -75,6 +80,8 @@ class RunStatus {
   Silo& silo(int64_t id);
 
   mutable std::mutex mu_;
+  mutable std::mutex source_mu_;  // apart from mu_: the source is called without mu_
+  CountSource dropped_source_;
   std::string run_id_;
   int64_t total_rounds_;
   std::string state_ = "starting";

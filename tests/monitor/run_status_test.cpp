@@ -163,3 +163,17 @@ TEST(SystemMetrics, TheServerKeepsOnlySaneNumbersFromASilo) {
 
 }  // namespace
 }  // namespace fedsilo::monitor
+
+TEST(RunStatus, PrometheusCountsTheMessagesTheServerDropped) {
+  RunStatus st("r1", 5, {1, 2});
+  EXPECT_NE(st.prometheus().find("# TYPE fedsilo_messages_dropped_total counter"),
+            std::string::npos);
+  st.set_dropped_messages_source([] {
+    return std::map<std::string, uint64_t>{{"replay", 3}, {"other_run", 12}};
+  });
+  auto text = st.prometheus();
+  EXPECT_NE(text.find("fedsilo_messages_dropped_total{reason=\"replay\"} 3\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("fedsilo_messages_dropped_total{reason=\"other_run\"} 12\n"),
+            std::string::npos);
+}

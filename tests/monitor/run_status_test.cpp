@@ -161,9 +161,6 @@ TEST(SystemMetrics, TheServerKeepsOnlySaneNumbersFromASilo) {
   EXPECT_TRUE(sanitize_system_metrics("not an object").empty());
 }
 
-}  // namespace
-}  // namespace fedsilo::monitor
-
 TEST(RunStatus, PrometheusCountsTheMessagesTheServerDropped) {
   RunStatus st("r1", 5, {1, 2});
   EXPECT_NE(st.prometheus().find("# TYPE fedsilo_messages_dropped_total counter"),
@@ -177,3 +174,6 @@ TEST(RunStatus, PrometheusCountsTheMessagesTheServerDropped) {
   EXPECT_NE(text.find("fedsilo_messages_dropped_total{reason=\"other_run\"} 12\n"),
             std::string::npos);
 }
+
+}  // namespace
+}  // namespace fedsilo::monitor

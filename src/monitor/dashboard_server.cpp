@@ -4,9 +4,14 @@
 #include <httplib.h>
 #include <sodium.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 
 #include "fedsilo/error.h"
+#include "monitor/connection_gate.h"
 
 namespace fedsilo::monitor {
 
@@ -25,8 +30,16 @@ bool token_matches(const httplib::Request& req, const std::string& token) {
 
 }  // namespace
 
+// httplib serves only the gate, on a Unix socket in a folder only this user can enter: nobody
+// reaches it without passing the gate's deadlines and caps.
 struct DashboardServer::Impl {
   httplib::Server server;
+  std::string socket_dir;
+  std::unique_ptr<ConnectionGate> gate;
+  ~Impl() {
+    std::error_code ec;
+    if (!socket_dir.empty()) std::filesystem::remove_all(socket_dir, ec);
+  }
 };
 
 bool is_loopback_address(const std::string& a) {
@@ -51,12 +64,7 @@ DashboardServer::DashboardServer(std::shared_ptr<const RunStatus> status, Dashbo
   svr.set_write_timeout(5, 0);
   svr.set_keep_alive_timeout(5);
   svr.set_payload_max_length(4096);
-  // httplib's default adds SO_REUSEPORT, with which a second server on a port in use would
-  // share it silently instead of failing.
-  svr.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
+  svr.set_socket_options([](socket_t) {});  // httplib's default TCP options fail on AF_UNIX
   std::string token = options_.token;
   svr.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");
@@ -76,16 +84,18 @@ DashboardServer::DashboardServer(std::shared_ptr<const RunStatus> status, Dashbo
   svr.Get("/metrics", [status](const httplib::Request&, httplib::Response& res) {
     res.set_content(status->prometheus(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  if (options_.port == 0) {
-    port_ = svr.bind_to_any_port(options_.address);
-  } else {
-    port_ = svr.bind_to_port(options_.address, options_.port) ? options_.port : -1;
-  }
-  if (port_ <= 0) {
-    throw ConfigError("tracking_args.dashboard_port: cannot listen on " + options_.address + ":" +
-                      std::to_string(options_.port) +
-                      " (in use, or not an address of this machine)");
-  }
+  std::string tmpl = (std::filesystem::temp_directory_path() / "fedsilo-dash-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) throw Error("dashboard: cannot make a folder for its socket");
+  impl_->socket_dir = tmpl;
+  GateOptions gate;
+  gate.address = options_.address;
+  gate.port = options_.port;
+  gate.backend_socket = tmpl + "/http.sock";
+  svr.set_address_family(AF_UNIX);
+  if (!svr.bind_to_port(gate.backend_socket, 80))
+    throw Error("dashboard: cannot listen on " + gate.backend_socket);
+  impl_->gate = std::make_unique<ConnectionGate>(gate);
+  port_ = impl_->gate->port();
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
   // stop() does nothing to a server that is not running yet: a destructor that came too soon
   // would wait forever for the thread.
@@ -101,6 +111,7 @@ DashboardServer::DashboardServer(std::shared_ptr<const RunStatus> status, Dashbo
 }
 
 DashboardServer::~DashboardServer() {
+  impl_->gate.reset();  // closes every client connection at once
   impl_->server.stop();
   if (thread_.joinable()) thread_.join();
 }

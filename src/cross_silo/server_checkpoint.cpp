@@ -51,6 +51,7 @@ void CheckpointFiles::save(const ServerCheckpoint& c, const StateDict& model,
               {"record", c.record},
               {"last_metrics", c.last_metrics},
               {"final_model", ref_to_json(c.final_model)},
+              {"config", c.config},
               {"aggregator", nullptr}};
   {
     // Streamed from the model's memory: a checkpoint costs no second copy of the model.
@@ -120,6 +121,7 @@ std::optional<CheckpointFiles::Loaded> CheckpointFiles::load(const std::string& 
     m.elapsed_s = doc.at("elapsed_s").get<double>();
     m.record = doc.at("record");
     m.last_metrics = doc.at("last_metrics");
+    m.config = doc.value("config", json());
     if (const auto& f = doc.at("final_model"); !f.is_null()) {
       m.final_model = {f.at("key").get<std::string>(), f.at("size").get<int64_t>(),
                        f.at("sha256").get<std::string>()};

@@ -25,6 +25,9 @@ struct ServerCheckpoint {
   nlohmann::json record;        // round `round`'s metrics.jsonl line
   nlohmann::json last_metrics;  // the last evaluation's figures
   BlobRef final_model;          // when finished: the final model's blob in the store
+  // The run's config when it started (args_to_json): a resume may change only some keys.
+  // Null in checkpoints written before it was recorded.
+  nlohmann::json config;
 };
 
 class CheckpointFiles {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/resume_config.h"
 #include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
 #include "cross_silo/server_manager.h"
@@ -185,6 +186,22 @@ void ServerManager::on_deadline() {
 
 void ServerManager::resume(const CheckpointFiles::Loaded& loaded) {
   const auto& c = loaded.meta;
+  if (c.config.is_null()) {
+    FS_LOG_WARN(log_,
+                "{} does not record the run's config (written by an older fedsilo): the "
+                "resumed config cannot be checked against it",
+                checkpoint_.json_path());
+  } else {
+    auto refused = refused_resume_changes(c.config, run_config_, c.round + 1);
+    if (!refused.empty()) {
+      throw ConfigError(fmt::format(
+          "run {} cannot resume with a changed meaning ({}): {}; restore those values, or start "
+          "a new run with another --run_id (docs/config.md lists what a resume may change)",
+          args_.run_id, checkpoint_.json_path(), fmt::join(refused, "; ")));
+    }
+    // The first run's config stays the reference: a key that may change is not made the rule.
+    run_config_ = c.config;
+  }
   load_state(model_.module(), loaded.model, "checkpoint model");
   aggregator_->restore_state(loaded.aggregator);
   last_metrics_ = c.last_metrics;
@@ -245,6 +262,7 @@ void ServerManager::save_checkpoint(bool finished, const BlobRef& final_model) {
   c.record = last_record_;
   c.last_metrics = last_metrics_;
   c.final_model = final_model;
+  c.config = run_config_;
   checkpoint_.save(c, state_of(model_.module()), aggregator_->saved_state());
 }
 

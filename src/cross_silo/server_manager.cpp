@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "core/args_json.h"
 #include "core/log.h"
 #include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
@@ -43,6 +44,8 @@ ServerManager::ServerManager(const Args& args, Model model, comm::Transport& tra
       log_(logging::role_logger("Server", 0)),
       nonce_(random_nonce()) {
   layout_ = layout_of(state_of(model_.module()));
+  run_config_ = args_to_json(args_);
+  run_config_.erase("run");
   // Plain FedAvg folds from spool files in bounded memory (update_spool.h); other rules get
   // whole models.
   if (typeid(*aggregator_) == typeid(FedAvgAggregator))

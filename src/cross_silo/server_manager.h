@@ -162,6 +162,7 @@ class ServerManager : public DrivenMachine {
   int64_t round_bytes_down_ = 0;  // silo blobs read this round
   nlohmann::json last_metrics_;
   nlohmann::json last_record_;  // the last completed round's metrics.jsonl line
+  nlohmann::json run_config_;   // the config the run started with (checkpointed)
   int64_t seq_ = 0;
   std::string nonce_;
 };

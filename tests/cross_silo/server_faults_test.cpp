@@ -400,6 +400,42 @@ TEST(ServerResume, ACorruptOrMissingCheckpointIsNamedAndNothingStartsOver) {
   EXPECT_EQ(f.metrics().size(), 1u) << "nothing was overwritten";
 }
 
+TEST(ServerResume, AResumeThatChangesTheRunsMeaningIsRefusedNamingEachKey) {
+  Federation f;
+  auto req = f.start_all_online();
+  for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], 1.0f));
+  Args first = f.args;
+  auto expect_refused = [&](const std::vector<std::string>& names) {
+    f.restart_server();
+    try {
+      f.server->start();
+      ADD_FAILURE() << "resumed with a changed meaning";
+    } catch (const ConfigError& e) {
+      for (const auto& name : names)
+        EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+    f.args = first;
+  };
+  f.args.federated_optimizer = "FedOpt";
+  f.args.enable_sa = true;
+  expect_refused({"train_args.federated_optimizer: \"FedAvg\" -> \"FedOpt\"",
+                  "secure_aggregation_args.enable_sa: false -> true"});
+  f.args.learning_rate *= 2;
+  f.args.random_seed += 1;
+  expect_refused({"train_args.learning_rate", "common_args.random_seed"});
+  f.args.comm_round = 0;  // below the 1 round done
+  expect_refused({"train_args.comm_round: 0 is below the 1 rounds already done"});
+  // How the run is carried out may change; so may its length.
+  f.args.round_timeout_s = 7;
+  f.args.resend_interval_s = 3;
+  f.args.comm_round = 5;
+  f.args.dashboard_linger_s = 1;
+  f.restart_server();
+  auto resumed = f.start_all_online();
+  EXPECT_EQ(resumed[1].type, MsgType::kSyncModel);
+  EXPECT_EQ(resumed[1].round, 1);
+}
+
 TEST(ServerResume, TheAggregationRulesStateIsSavedAndRestored) {
   Federation f;
   auto first = std::make_unique<CountingAggregator>();

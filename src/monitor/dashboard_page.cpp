@@ -57,9 +57,13 @@ th { background: #f0f0f0; } td.state { text-align: center; font-weight: 600; }
 const token = new URLSearchParams(location.search).get("token");
 const headers = token ? { Authorization: "Bearer " + token } : {};
 const $ = (id) => document.getElementById(id);
-const fmtS = (s) => s == null ? "–" : s < 90 ? s.toFixed(1) + " s" : s < 5400 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h";
-const fmtMs = (ms) => ms ? (ms < 1000 ? ms.toFixed(1) + " ms" : (ms / 1000).toFixed(2) + " s") : "–";
-const fmtB = (b) => b >= 1 << 30 ? (b / (1 << 30)).toFixed(2) + " GiB" : b >= 1 << 20 ? (b / (1 << 20)).toFixed(1) + " MiB" : b >= 1024 ? (b / 1024).toFixed(1) + " KiB" : b + " B";
+// A silo reports what it can (no GPU, an old version, a figure refused by the server): every
+// figure may be absent, and the page shows "–" for it instead of failing.
+const isNum = (v) => typeof v === "number" && isFinite(v);
+const fix = (v, d, unit) => isNum(v) ? v.toFixed(d) + unit : "–";
+const fmtS = (s) => !isNum(s) ? "–" : s < 90 ? s.toFixed(1) + " s" : s < 5400 ? (s / 60).toFixed(1) + " min" : (s / 3600).toFixed(1) + " h";
+const fmtMs = (ms) => isNum(ms) && ms ? (ms < 1000 ? ms.toFixed(1) + " ms" : (ms / 1000).toFixed(2) + " s") : "–";
+const fmtB = (b) => !isNum(b) ? "–" : b >= 1 << 30 ? (b / (1 << 30)).toFixed(2) + " GiB" : b >= 1 << 20 ? (b / (1 << 20)).toFixed(1) + " MiB" : b >= 1024 ? (b / 1024).toFixed(1) + " KiB" : b + " B";
 const text = (s) => { const d = document.createElement("div"); d.textContent = s; return d.innerHTML; };
 
 function draw(svg, series) {
@@ -91,19 +95,19 @@ function render(st) {
   $("round").dataset.round = st.round;
   $("eta").textContent = st.finished ? "done" : fmtS(st.eta_s);
   $("elapsed").textContent = fmtS(st.elapsed_s);
-  $("test-acc").textContent = st.test_acc == null ? "–" : (100 * st.test_acc).toFixed(2) + " %";
+  $("test-acc").textContent = isNum(st.test_acc) ? (100 * st.test_acc).toFixed(2) + " %" : "–";
   $("online").textContent = `${st.silos_online} / ${st.silos.length}`;
   const pick = (k) => st.curve.filter((p) => p[k] != null).map((p) => [p.round, p[k]]);
   draw($("acc-chart"), [{ cls: "test", color: "#1456a0", points: pick("test_acc") }, { cls: "train", color: "#e07b00", points: pick("train_acc") }]);
   draw($("loss-chart"), [{ cls: "test", color: "#1456a0", points: pick("test_loss") }, { cls: "train", color: "#e07b00", points: pick("train_loss") }]);
   $("silos").tBodies[0].innerHTML = st.silos.map((s) => {
     const y = s.system || {};
-    const gpu = y.gpu_util_percent == null ? "–" : `${y.gpu_util_percent} % · ${fmtB((y.gpu_mem_used_mib || 0) * 1048576)}`;
+    const gpu = !isNum(y.gpu_util_percent) ? "–" : `${fix(y.gpu_util_percent, 0, " %")} · ${isNum(y.gpu_mem_used_mib) ? fmtB(y.gpu_mem_used_mib * 1048576) : "–"}`;
+    const rss = !isNum(y.rss_mib) ? "–" : fix(y.rss_mib, 0, "") + (isNum(y.peak_rss_mib) ? " (" + fix(y.peak_rss_mib, 0, "") + ")" : "") + " MiB";
     return `<tr data-silo="${s.silo}"><td>${s.silo}</td><td class="state st-${text(s.state)}">${text(s.state)}</td>` +
-      `<td>${s.last_seen_s_ago == null ? "never" : fmtS(s.last_seen_s_ago) + " ago"}</td><td>${s.rounds_contributed}</td>` +
+      `<td>${!isNum(s.last_seen_s_ago) ? "never" : fmtS(s.last_seen_s_ago) + " ago"}</td><td>${fix(s.rounds_contributed, 0, "")}</td>` +
       `<td>${fmtMs(s.last_train_ms)}</td><td>${fmtMs(s.last_transfer_ms)}</td><td>${fmtB(s.bytes_moved)}</td>` +
-      `<td>${y.cpu_percent == null ? "–" : y.cpu_percent.toFixed(0) + " %"}</td>` +
-      `<td>${y.rss_mib == null ? "–" : y.rss_mib.toFixed(0) + " (" + y.peak_rss_mib.toFixed(0) + ") MiB"}</td><td>${gpu}</td></tr>`;
+      `<td>${fix(y.cpu_percent, 0, " %")}</td><td>${rss}</td><td>${gpu}</td></tr>`;
   }).join("");
   $("log").innerHTML = st.log.length ? st.log.slice().reverse().map((l) => `<div class="lv-${text(l.level)}">${new Date(l.time * 1000).toLocaleTimeString()} ${text(l.level)} ${text(l.text)}</div>`).join("") : "none";
 }

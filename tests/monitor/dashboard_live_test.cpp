@@ -12,6 +12,7 @@
 #include "build_paths.h"
 #include "cli_run.h"
 #include "core/subprocess.h"
+#include "monitor/dashboard_server.h"
 #include "monitor/tfevents.h"
 
 namespace fedsilo {
@@ -51,9 +52,9 @@ std::string silo_state(const nlohmann::json& st, int silo) {
 }
 
 // Runs dashboard_check.js; its JSON line on success.
-nlohmann::json check_in_browser(testutil::CliRun& run, int port, const std::string& mode) {
-  std::string png = run.dir_ / ("dashboard_" + mode + ".png");
-  std::string out = run.dir_ / ("browser_" + mode + ".out");
+nlohmann::json check_in_browser(const testutil::TempDir& dir, int port, const std::string& mode) {
+  std::string png = dir / ("dashboard_" + mode + ".png");
+  std::string out = dir / ("browser_" + mode + ".out");
   Subprocess::Options o;
   o.output_file = out;
   Subprocess node(
@@ -75,6 +76,28 @@ nlohmann::json check_in_browser(testutil::CliRun& run, int port, const std::stri
   return nlohmann::json::parse(text.substr(first, text.find('\n', first) - first));
 }
 
+TEST(DashboardLive, ThePageShowsWhateverSubsetOfFiguresASiloSends) {
+  testutil::TempDir dir;
+  auto status = std::make_shared<monitor::RunStatus>("partial", 5, std::vector<int>{1, 2});
+  status->silo_seen(1);
+  status->silo_seen(2);
+  monitor::SiloReport some;
+  some.round = 0;
+  some.train_ms = 12;
+  some.system = {{"rss_mib", 310.5}};  // no cpu_percent, no peak_rss_mib, no GPU
+  status->silo_reported(1, some);
+  monitor::SiloReport gpu_only;
+  gpu_only.system = {{"gpu_util_percent", 40}};  // no GPU memory
+  status->silo_reported(2, gpu_only);
+  monitor::DashboardServer server(status, {});
+  auto seen = check_in_browser(dir, server.port(), "partial");
+  ASSERT_TRUE(seen.is_object());
+  auto row1 = seen["silos"][0]["cells"], row2 = seen["silos"][1]["cells"];
+  EXPECT_EQ(row1[7], "–") << row1.dump() << " (cpu)";
+  EXPECT_EQ(row1[8], "311 MiB") << row1.dump();
+  EXPECT_EQ(row2[9], "40 % · –") << row2.dump();
+}
+
 TEST(DashboardLive, APersonWatchingTheRunSeesItMoveASiloDieAndTheEnd) {
   testutil::Broker broker;
   int port = free_loopback_port();
@@ -91,7 +114,7 @@ TEST(DashboardLive, APersonWatchingTheRunSeesItMoveASiloDieAndTheEnd) {
   auto st = dash.wait_until([](const auto& s) { return s["rounds_completed"] >= 1; }, 120s);
   ASSERT_TRUE(st) << "no round completed on the dashboard\n" << run.output("server", 0);
 
-  auto live = check_in_browser(run, port, "live");
+  auto live = check_in_browser(run.dir_, port, "live");
   ASSERT_TRUE(live.is_object());
   EXPECT_GT(live["later_round"], live["first_round"]);
 
@@ -131,7 +154,7 @@ TEST(DashboardLive, APersonWatchingTheRunSeesItMoveASiloDieAndTheEnd) {
   ASSERT_TRUE(end) << "the run did not finish\n" << run.output("server", 0);
   EXPECT_EQ((*end)["state"], "completed");
   EXPECT_EQ((*end)["rounds_completed"], kRounds);
-  auto final_page = check_in_browser(run, port, "final");
+  auto final_page = check_in_browser(run.dir_, port, "final");
   ASSERT_TRUE(final_page.is_object());
   EXPECT_EQ(final_page["round_text"], fmt::format("{0} / {0}", kRounds));
   for (const auto& s : final_page["silos"])

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/args_checks.h"
 #include "core/command_line.h"
 #include "core/heap_tunables.h"
 #include "core/log.h"
@@ -64,6 +65,12 @@ std::optional<int> launch_if_launcher(const std::vector<std::string>& trainer_co
     return std::nullopt;
   }
   if (!role.launcher() || args.rank < 1) return std::nullopt;
+  try {
+    fedsilo::check_silo_rank(args);  // before any trainer starts: said once, exit 2
+  } catch (const fedsilo::Error& e) {
+    std::cerr << "fedsilo: error: " << e.what() << std::endl;
+    return 2;
+  }
   fedsilo::logging::init((fs::path(args.run_output_dir()) / role.log_name(args)).string(),
                          args.log_level);
   std::vector<std::string> trainer = trainer_command;

@@ -64,3 +64,32 @@ TEST(Cli, TheLeanToolHandsCommandsToTheEngineAndRefusesTheRest) {
   EXPECT_EQ(single.code, 2) << single.output;
   EXPECT_NE(single.output.find("do not make a silo launcher"), std::string::npos) << single.output;
 }
+
+// Each fault of the command line says so once and exits with the documented code (2).
+TEST(Cli, ConfigsWithoutSettingsRanksOutsideTheListAndUnusablePathsExit2Once) {
+  fedsilo::testutil::TempDir dir;
+  std::string fixture =
+      std::string(fedsilo::build_paths::source_dir()) + "/tests/fixtures/fedml_config.yaml";
+  for (const char* text : {"# nothing but a comment\n", "null\n", "---\n"}) {
+    std::ofstream(dir / "c.yaml", std::ios::trunc) << text;
+    auto r = run("server --cf " + dir / "c.yaml");
+    EXPECT_EQ(r.code, 2) << text << r.output;
+    EXPECT_NE(r.output.find("holds no settings"), std::string::npos) << r.output;
+  }
+  auto data = fedsilo::testutil::make_synthetic_mnist(dir.path(), 50, 10);
+  std::string common = " --cf " + fixture + " --set data_args.data_cache_dir=" + dir.path() +
+                       " --set tracking_args.log_file_dir=" + dir / "log";
+  auto rank = run("client --rank 5" + common);
+  EXPECT_EQ(rank.code, 2) << rank.output;
+  std::string line = "--rank 5 is not in train_args.client_id_list [1, 2]";
+  auto said = rank.output.find(line);
+  ASSERT_NE(said, std::string::npos) << rank.output;
+  EXPECT_EQ(rank.output.find(line, said + 1), std::string::npos) << "said twice";
+  auto long_id = run("server --run_id " + std::string(300, 'x') + common);
+  EXPECT_EQ(long_id.code, 2) << long_id.output;
+  EXPECT_NE(long_id.output.find("at most 128"), std::string::npos) << long_id.output;
+  std::ofstream(dir / "afile") << "x";
+  auto file_dir = run("server" + common + " --set tracking_args.log_file_dir=" + dir / "afile");
+  EXPECT_EQ(file_dir.code, 2) << file_dir.output;
+  EXPECT_NE(file_dir.output.find("afile"), std::string::npos) << file_dir.output;
+}

@@ -150,6 +150,7 @@ void read_id_list(Args& a, const YAML::Node& n, const std::string& path) {
   std::vector<int> ids;
   std::set<int> seen;
   for (const auto& e : list) {
+    if (!e.IsScalar()) bad(path, n, "must be a flat list of silo ids, like [1, 2]");
     int id = static_cast<int>(config::integer(e, path, INT32_MIN, INT32_MAX));
     if (id < 1) bad(path, n, "silo ids start at 1 (rank 0 is the server)");
     if (!seen.insert(id).second) bad(path, n, fmt::format("silo id {} appears twice", id));
@@ -446,6 +447,15 @@ Args parse_args_yaml(const std::string& yaml_text, const std::vector<std::string
 Args load_args(const std::string& config_file, const std::vector<std::string>& overrides) {
   namespace fs = std::filesystem;
   std::string text = config::read_file(config_file);
+  try {
+    if (YAML::Load(text).IsNull()) {
+      throw ConfigError(config_file +
+                        ": holds no settings (only comments, null or ---); like an empty file it "
+                        "is refused rather than run with every default");
+    }
+  } catch (const YAML::Exception&) {
+    // parse_args_yaml names the syntax error
+  }
   Args a;
   try {
     a = parse_args_yaml(text, overrides);

@@ -2,6 +2,8 @@
 // keys that would change nothing for the algorithm chosen (a silent no-op is refused).
 #include "core/args_checks.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -180,6 +182,14 @@ void check_consistency(const Args& a) {
          "; fedsilo writes every log and output under log_file_dir, so set that one instead");
   }
   check_algorithm_keys(a);
+}
+
+void check_silo_rank(const Args& a) {
+  if (std::find(a.client_id_list.begin(), a.client_id_list.end(), a.rank) ==
+      a.client_id_list.end()) {
+    throw ConfigError(fmt::format("--rank {} is not in train_args.client_id_list [{}]", a.rank,
+                                  fmt::join(a.client_id_list, ", ")));
+  }
 }
 
 }  // namespace fedsilo

@@ -31,6 +31,12 @@ Args parse_command_line(int argc, char** argv) {
   Args args = load_args(cf, sets);
   if (rank >= 0) args.rank = rank;
   if (!run_id.empty()) args.run_id = run_id;
+  // It names a folder (run_<id>) and every topic and blob key: 128 keeps all of them well
+  // inside the filesystem's 255-byte names and the store's 1024-byte keys.
+  if (args.run_id.size() > 128 || args.run_id == "." || args.run_id == "..") {
+    throw ConfigError("--run_id: " + std::to_string(args.run_id.size()) +
+                      " characters; at most 128, and not . or ..");
+  }
   for (char c : args.run_id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
       throw ConfigError("--run_id " + args.run_id +

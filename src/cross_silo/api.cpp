@@ -1,5 +1,6 @@
 #include <c10/util/Exception.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -66,6 +67,17 @@ int Server::run() {
 
 namespace {
 
+// One line, written whole: a silo's trainers fail together (the same config and data), and
+// their lines must not interleave. A worker says which trainer it is.
+void say(const char* kind, const std::string& what) {
+  std::string who;
+  if (const char* r = std::getenv(silo::kSiloRankVariable); r && std::string(r) != "0")
+    who = std::string(" (trainer ") + r + ")";
+  std::string line = std::string("fedsilo: ") + kind + who + ": " + what + "\n";
+  std::cerr.write(line.data(), static_cast<std::streamsize>(line.size()));
+  std::cerr.flush();
+}
+
 // Bad input ends a one-line program with one line on stderr and exit code 2, never a trace;
 // a store or output failure with exit code 5.
 template <typename F>
@@ -73,16 +85,21 @@ int guarded(F&& body) {
   try {
     return body();
   } catch (const StoreError& e) {
-    std::cerr << "fedsilo: storage error: " << e.what() << std::endl;
+    say("storage error", e.what());
     return to_int(ExitCode::kStoreFailed);
   } catch (const Error& e) {
-    std::cerr << "fedsilo: error: " << e.what() << std::endl;
+    say("error", e.what());
     return to_int(ExitCode::kBadInput);
   } catch (const c10::Error& e) {
-    std::cerr << "fedsilo: torch error: " << e.what_without_backtrace() << std::endl;
+    say("torch error", e.what_without_backtrace());
     return to_int(ExitCode::kFailed);
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the config names that cannot be made or used (a run folder whose parent is a
+    // file, a name too long for the filesystem): the config's fault, not the program's.
+    say("error", e.what());
+    return to_int(ExitCode::kBadInput);
   } catch (const std::exception& e) {
-    std::cerr << "fedsilo: error: " << e.what() << std::endl;
+    say("error", e.what());
     return to_int(ExitCode::kFailed);
   }
 }

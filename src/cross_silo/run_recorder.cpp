@@ -5,6 +5,7 @@
 
 #include "core/args_json.h"
 #include "core/file_write.h"
+#include "core/folder_lock.h"
 #include "core/log.h"
 #include "cross_silo/run_report.h"
 #include "cross_silo/server_checkpoint.h"
@@ -23,6 +24,10 @@ RunRecorder::RunRecorder(const Args& args)
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw StoreError("output folder " + dir_ + ": cannot be created: " + ec.message());
+  lock_ = std::make_unique<FolderLock>(dir_);
+  // Only now, with the folder ours: what a killed writer of this run left half-written.
+  if (int n = remove_stale_temporaries(dir_))
+    FS_LOG_INFO(log_, "{}: removed {} temporary files a killed server left behind", dir_, n);
 }
 
 void RunRecorder::open(const ServerCheckpoint* resumed) {

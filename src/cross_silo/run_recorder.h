@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "core/folder_lock.h"
 #include "cross_silo/round_stats.h"
 #include "fedsilo/args.h"
 #include "fedsilo/state_dict.h"
@@ -40,6 +41,7 @@ class RunRecorder {
   std::shared_ptr<spdlog::logger> log_;
   double last_test_acc_ = -1;
   std::string dir_;
+  std::unique_ptr<FolderLock> lock_;  // held while this server writes the folder
   std::ofstream metrics_;
   nlohmann::json config_;
   std::vector<nlohmann::json> rounds_;

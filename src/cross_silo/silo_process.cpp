@@ -11,6 +11,7 @@
 
 #include "comm/store_factory.h"
 #include "comm/transport_factory.h"
+#include "core/args_checks.h"
 #include "core/log.h"
 #include "core/signals.h"
 #include "cross_silo/driver_loop.h"
@@ -33,14 +34,6 @@ constexpr auto kFlushTimeout = 10s;  // for the transport to deliver the last me
 
 std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(seconds_to_duration(seconds));
-}
-
-void check_silo_rank(const Args& args) {
-  if (std::find(args.client_id_list.begin(), args.client_id_list.end(), args.rank) ==
-      args.client_id_list.end()) {
-    throw ConfigError(fmt::format("--rank {} is not in train_args.client_id_list [{}]", args.rank,
-                                  fmt::join(args.client_id_list, ", ")));
-  }
 }
 
 // The silo master: talks to the server, trains as silo rank 0, and hands each round to the

@@ -222,8 +222,10 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
         }
         FS_LOG_ERROR(log, "launcher: stopping the other trainers of silo {}", args.rank);
         stop_all(SIGTERM);
-        // A trainer that saw the run end passes that on; anything else is a failure of this silo.
-        return ends_the_run(result) ? result : to_int(ExitCode::kFailed);
+        // A trainer that saw the run end passes that on, and so does one refused its input (the
+        // same config and data for every trainer); anything else is a failure of this silo.
+        bool passed_on = ends_the_run(result) || result == to_int(ExitCode::kBadInput);
+        return passed_on ? result : to_int(ExitCode::kFailed);
       }
     }
     std::this_thread::sleep_for(20ms);  // polling children; waitpid cannot also wait for signals

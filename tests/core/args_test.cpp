@@ -65,6 +65,9 @@ TEST(Args, ClientIdListAcceptsStringAndList) {
   EXPECT_NE(error_of("train_args: {client_id_list: '[1, 1]'}").find("appears twice"),
             std::string::npos);
   EXPECT_NE(error_of("train_args: {client_id_list: '[0]'}").find("start at 1"), std::string::npos);
+  auto nested = error_of("train_args: {client_id_list: [[1], [2]]}");
+  EXPECT_NE(nested.find("a flat list of silo ids"), std::string::npos) << nested;
+  EXPECT_EQ(nested.find("2147483647"), std::string::npos) << nested;
 }
 
 TEST(Args, BadValuesNameKeyValueAndWhatIsAllowed) {

@@ -117,6 +117,33 @@ TEST(FaultTolerance, AServerKilledAtTwoRoundsAndRestartedEndsBitForBitLikeAnUnin
   EXPECT_NE(run.output("client", 1, "-late").find("Training finished"), std::string::npos);
 }
 
+TEST(FaultTolerance, ASecondServerOnARunExits2NamingTheFirstAndTheRunGoesOn) {
+  testutil::Broker broker;
+  std::vector<std::string> three = {"train_args.client_id_list=[1, 2, 3]",
+                                    "train_args.client_num_in_total=3",
+                                    "train_args.client_num_per_round=3", "train_args.comm_round=3"};
+  testutil::CliRun run(broker, three);
+  run.use_directory_store();
+  // The first server waits for silo 3, which comes only after the second server has tried.
+  auto server = run.start("server", 0);
+  auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (run.output("server", 0).find("server started") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  auto second = run.start("server", 0, {}, "-second");
+  EXPECT_EQ(testutil::finish(*second, run, "server", 0, "-second"), 2);
+  auto out = run.output("server", 0, "-second");
+  EXPECT_NE(out.find("is in use by another server (pid " + std::to_string(server->pid())),
+            std::string::npos)
+      << out;
+  auto silo3 = run.start("client", 3);
+  EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
+  for (auto* s : {silo1.get(), silo2.get(), silo3.get()})
+    EXPECT_EQ(s->wait_for(60s).value_or(-1), 0);
+  EXPECT_EQ(run.final_model(), run.simulated_model(three));
+}
+
 TEST(FaultTolerance, ACorruptedCheckpointStopsTheServerWithExit2NamingTheFile) {
   testutil::Broker broker;
   testutil::CliRun run(broker, {"train_args.epochs=40", "train_args.comm_round=10"});

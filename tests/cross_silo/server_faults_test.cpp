@@ -400,6 +400,49 @@ TEST(ServerResume, ACorruptOrMissingCheckpointIsNamedAndNothingStartsOver) {
   EXPECT_EQ(f.metrics().size(), 1u) << "nothing was overwritten";
 }
 
+TEST(ServerResume, ASiloSendingAnyJsonInItsMetricsNeitherStopsNorPoisonsTheCheckpoint) {
+  Federation f;
+  auto req = f.start_all_online();
+  auto hostile = f.answer(1, req[1], 1.0f);
+  hostile.metrics = {{"train_ms", "fast"},
+                     {"silo", 7},
+                     {"num_samples", 1e308},
+                     {"data_silo_index", nullptr},
+                     {"train_loss", nlohmann::json::array({1, 2})},
+                     {"train_acc", 1e308},
+                     {"rss_mib", nlohmann::json::object({{"a", std::string(20000, 'x')}})},
+                     {"cpu_percent", -5}};
+  f.server->handle(hostile);
+  for (int64_t k : {2, 3}) f.server->handle(f.answer(k, req[k], 1.0f));
+  ASSERT_EQ(f.metrics().size(), 1u) << "the round went on";
+  auto line = f.metrics()[0].dump();
+  int entries = 0;
+  auto first_round = f.metrics()[0];
+  for (const auto& entry : first_round["silos"]) {
+    EXPECT_NE(entry.value("silo", 0), 7) << "a silo cannot rename itself: " << line;
+    if (entry.value("silo", 0) != 1) continue;
+    ++entries;
+    EXPECT_FALSE(entry.contains("train_ms") && entry["train_ms"].is_string()) << line;
+    EXPECT_EQ(entry.value("num_samples", 0), 10) << "the server's own count stays";
+    EXPECT_FALSE(entry.contains("train_loss")) << "an array is no loss: " << line;
+  }
+  EXPECT_EQ(entries, 1) << line;
+  EXPECT_EQ(line.find("fast"), std::string::npos) << line;
+  EXPECT_EQ(line.find("xxxx"), std::string::npos) << line;
+  // The checkpoint written with that silo taking part resumes, and the run finishes.
+  f.restart_server();
+  auto resumed = f.start_all_online();
+  ASSERT_EQ(resumed[1].type, MsgType::kSyncModel);
+  for (int64_t r = 1; r < 3; ++r) {
+    for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, resumed[k], 1.0f));
+    for (int64_t k : {1, 2, 3}) {
+      if (auto m = f.last_request(k)) resumed[k] = *m;
+    }
+  }
+  EXPECT_EQ(resumed[1].type, MsgType::kFinish);
+  EXPECT_EQ(f.metrics().size(), 3u);
+}
+
 TEST(ServerResume, AResumeThatChangesTheRunsMeaningIsRefusedNamingEachKey) {
   Federation f;
   auto req = f.start_all_online();

@@ -69,9 +69,9 @@ struct Args {
   std::string backend = "MQTT_S3";
   std::string mqtt_config_path;
   std::string s3_config_path;
-  double online_timeout_s = 600;      // how long the server waits for silos to come online
-  double round_timeout_s = 600;       // how long the server waits for a round's models
-  double round_max_s = 0;             // a round attempt's hard cap, progress or not; 0 = no cap
+  double online_timeout_s = 600;  // how long the server waits for silos to come online
+  double round_timeout_s = 600;   // how long the server waits for a round's models
+  double round_max_s = 0;  // a round attempt's hard cap, progress or not; 0 = 10 x round_timeout_s
   double resend_interval_s = 10;      // a wait this long without progress re-sends the last request
   std::string object_store = "s3";    // "s3" (s3_config_path) or "file://<folder>"
   int64_t blob_retention_rounds = 1;  // model blobs of the last N rounds stay in the store

@@ -5,8 +5,12 @@
 
 namespace fedsilo::cross_silo {
 
+// A model is not progress: a valid one ends the silo's wait, and one the checks refuse must
+// not keep the round open (a silo answering every re-ask with a bad model would hold it for
+// ever). Progress is work: the silo's phases and heartbeats whose figures go up.
 void ServerManager::note_progress(const comm::Message& m) {
-  if (state_ != State::kTraining || secure_ || m.round != round_ || !pending_.count(m.sender))
+  if (state_ != State::kTraining || secure_ || m.round != round_ || !pending_.count(m.sender) ||
+      m.type == comm::MsgType::kSendModel)
     return;
   auto& p = progress_[m.sender];
   p.heard = clock_.now();
@@ -41,9 +45,14 @@ void ServerManager::restart_round_clock() {
   for (int64_t silo : pending_) progress_[silo].at = progress_[silo].heard = now;
   stalled_.clear();
   kept_waiting_at_ = now;
-  round_cap_ = args_.round_max_s > 0 ? now + seconds_to_duration(args_.round_max_s)
-                                     : Clock::time_point::max();
+  round_cap_ = now + seconds_to_duration(round_cap_s());
   deadline_ = std::min(now + seconds_to_duration(args_.round_timeout_s), round_cap_);
+}
+
+// comm_args.round_max_s, or by default 10 x round_timeout_s: every round attempt is bounded,
+// whatever a silo's heartbeats claim.
+double ServerManager::round_cap_s() const {
+  return args_.round_max_s > 0 ? args_.round_max_s : 10 * args_.round_timeout_s;
 }
 
 void ServerManager::refresh_round_deadline() {
@@ -68,7 +77,7 @@ bool ServerManager::mark_stalled_silos() {
     for (int64_t silo : pending_) {
       if (!stalled_.insert(silo).second) continue;
       FS_LOG_WARN(log_, "round {}: silo {} has not sent its model within {} s (round_max_s)",
-                  round_, silo, args_.round_max_s);
+                  round_, silo, round_cap_s());
     }
     return false;
   }

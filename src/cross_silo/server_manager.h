@@ -154,6 +154,7 @@ class ServerManager : public DrivenMachine {
   void note_progress(const comm::Message& m);
   void restart_round_clock();
   void refresh_round_deadline();
+  double round_cap_s() const;
   // On the deadline in a round: marks silos that stopped progressing; true when others are
   // still progressing and the round goes on.
   bool mark_stalled_silos();

@@ -547,6 +547,47 @@ TEST(ServerLiveness, ASiloStillProgressingAtRoundMaxSIsDropped) {
   EXPECT_EQ(f.last_request(1).value().round, 1);
 }
 
+// A silo answering every re-ask with a model the checks refuse is not making progress: it is
+// dropped round_timeout_s after its last real progress.
+TEST(ServerLiveness, RefusedModelsDoNotKeepARoundOpen) {
+  Federation f({"train_args.min_clients_per_round=2"});
+  auto req = f.start_all_online();
+  auto started = f.clock.now();
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  for (int i = 0; i < 2; ++i) {
+    f.clock.advance(std::chrono::seconds(40));
+    auto bad = f.answer(3, req[3], 1.0f);
+    bad.model.sha256 = std::string(64, '0');  // refused after the fetch
+    f.server->handle(bad);
+    EXPECT_EQ(f.server->deadline(), started + seconds_to_duration(100)) << "answer " << i;
+  }
+  f.pass_deadline();
+  auto line = f.metrics().at(0);
+  ASSERT_EQ(line["dropped"].size(), 1u) << line.dump();
+  EXPECT_EQ(line["dropped"][0]["reason"], "no model by the deadline");
+}
+
+// Without round_max_s, every attempt is still capped: 10 x round_timeout_s.
+TEST(ServerLiveness, EveryRoundIsBoundedByDefault) {
+  Federation f({"train_args.min_clients_per_round=2"});
+  auto req = f.start_all_online();
+  auto started = f.clock.now();
+  f.server->handle(f.answer(1, req[1], 1.0f));
+  f.server->handle(f.answer(2, req[2], 1.0f));
+  int64_t bytes = 0;
+  for (int beat = 1; beat <= 12; ++beat) {  // figures that grow for ever, every 90 s
+    f.clock.advance(std::chrono::seconds(90));
+    if (f.clock.now() >= f.server->deadline()) break;
+    f.server->handle(alive(f, 3, 0, bytes += 1000, 0.5 * beat));
+  }
+  EXPECT_EQ(f.server->deadline(), started + seconds_to_duration(1000));
+  f.pass_deadline();
+  auto line = f.metrics().at(0);
+  ASSERT_EQ(line["dropped"].size(), 1u) << line.dump();
+  EXPECT_EQ(line["dropped"][0]["reason"], "no model within round_max_s");
+}
+
 // Below quorum at round_max_s, the round is asked again with a new cap of its own.
 TEST(ServerLiveness, ARetryAfterRoundMaxSGetsANewCap) {
   Federation f({"train_args.min_clients_per_round=3", "comm_args.round_max_s=150"});

@@ -28,6 +28,7 @@ class CliRun {
   }
   std::map<std::string, std::string> env_;  // added to every process's environment
   std::string run_id_ = "dist";
+  std::vector<std::string> wrap_;  // a command the next processes run under (e.g. unshare)
   void use_directory_store() {
     sets_.push_back("comm_args.object_store=file://" + (dir_ / "blobs"));
   }
@@ -47,6 +48,7 @@ class CliRun {
       argv.push_back(s);
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.begin(), wrap_.begin(), wrap_.end());
     Subprocess::Options o;
     o.output_file = dir_ / (role + std::to_string(rank) + tag + ".out");
     o.env = env_;

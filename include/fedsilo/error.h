@@ -36,6 +36,13 @@ class StoreError : public Error {
   using Error::Error;
 };
 
+// This process's own disk failed (full, read-only, I/O error) while writing its outputs: unlike
+// a peer's or the store's failure, asking the peer again cannot help. Exit code 5.
+class OutputError : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // A wait whose deadline passed: names what was awaited.
 class TimeoutError : public Error {
  public:

@@ -47,6 +47,8 @@ void ServerManager::on_model(const Message& m) {
     } else {
       model = get_model(store_, m.model, layout_, what);
     }
+  } catch (const OutputError&) {
+    throw;  // this server's disk: fatal, the silos are told (run_server)
   } catch (const Error& e) {
     FS_LOG_ERROR(log_, "rejecting SEND_MODEL {}: {}; still waiting for a valid model from silo {}",
                  m.id, e.what(), m.sender);

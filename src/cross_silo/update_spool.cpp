@@ -1,6 +1,7 @@
 #include "cross_silo/update_spool.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -74,6 +75,12 @@ void with_type(torch::ScalarType type, F&& f) {
   }
 }
 
+std::string free_space(const std::string& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return "free space unknown";
+  return std::to_string(static_cast<uint64_t>(st.f_bavail) * st.f_frsize) + " bytes free there";
+}
+
 }  // namespace
 
 UpdateSpool::UpdateSpool(std::string dir) : dir_(std::move(dir)) {
@@ -124,13 +131,32 @@ std::string UpdateSpool::receive(comm::ObjectStore& store, const BlobRef& ref, i
   // The spool is a folder of files written whole and renamed: a reader never sees half a blob,
   // and a blob that fails a check leaves no file.
   comm::DirectoryStore spool(dir_);
-  spool.put_stream(key_of(silo), ref.size, [&](const ByteSink& out) {
-    stream_blob(store, ref, what, [&](const char* p, size_t n) {
-      reader.feed(p, n);
-      out(p, n);
+  // A failure to write the spool is this server's disk, not the silo's blob: the run stops
+  // (exit 5) instead of asking the silo again for ever.
+  bool fetched = false;
+  auto local_failure = [&](const std::string& why) {
+    return OutputError("update spool " + dir_ + ": cannot keep the " + what + " (" +
+                       std::to_string(ref.size) + " bytes; " + free_space(dir_) + "): " + why);
+  };
+  try {
+    spool.put_stream(key_of(silo), ref.size, [&](const ByteSink& out) {
+      stream_blob(store, ref, what, [&](const char* p, size_t n) {
+        reader.feed(p, n);
+        try {
+          out(p, n);
+        } catch (const StoreError& e) {
+          throw local_failure(e.what());
+        }
+      });
+      reader.finish();
+      fetched = true;
     });
-    reader.finish();
-  });
+  } catch (const OutputError&) {
+    throw;
+  } catch (const StoreError& e) {
+    if (fetched) throw local_failure(e.what());  // the file's sync or rename
+    throw;
+  }
   Update& u = updates_[silo];
   u.path = (fs::path(dir_) / key_of(silo)).string();
   u.offsets = reader.tensor_offsets();

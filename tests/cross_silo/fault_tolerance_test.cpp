@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -178,6 +179,41 @@ TEST(FaultTolerance, ASiloOfTwoTrainersWhoseServerNeverComesExits3WhicheverTrain
       "client", 1,
       {"--set", "client_silo_args.pg_master_port=" + std::to_string(free_loopback_port())});
   EXPECT_EQ(testutil::finish(*silo, run, "client", 1), 3) << run.output("client", 1);
+}
+
+// The server's run folder on a small filesystem of its own (a tmpfs in a mount namespace only
+// the server sees): whichever write fills it, the server stops with exit 5, naming the path and
+// the space, after telling the silos.
+TEST(FaultTolerance, AServerWhoseDiskFillsExits5NamingThePathAfterTellingTheSilos) {
+  if (std::system("unshare -m true 2>/dev/null") != 0)
+    GTEST_SKIP() << "no mount namespaces here (needs root or user namespaces)";
+  // 48 KiB fills with the second silo's model in the FedAvg spool (the write that used to hang
+  // the server); 96 KiB with round 0's checkpoint.
+  for (auto [size, fills] :
+       {std::pair{"48k", "/run_dist/spool"}, {"96k", "/run_dist/checkpoint"}}) {
+    testutil::Broker broker;
+    testutil::TempDir small;
+    testutil::CliRun run(broker, {"train_args.comm_round=30"});
+    run.sets_.push_back("security_args.key_dir=" + run.dir_ / "log/keys");
+    run.use_directory_store();
+    auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
+    run.wrap_ = {"unshare",
+                 "-m",
+                 "sh",
+                 "-c",
+                 std::string("mount -t tmpfs -o size=") + size + " tmpfs \"$0\" && exec \"$@\"",
+                 small.path()};
+    auto server = run.start("server", 0, {"--set", "tracking_args.log_file_dir=" + small.path()});
+    run.wrap_.clear();
+    EXPECT_EQ(testutil::finish(*server, run, "server", 0), 5) << run.output("server", 0);
+    auto out = run.output("server", 0);
+    EXPECT_NE(out.find("No space left on device"), std::string::npos) << size << out;
+    EXPECT_NE(out.find(small.path() + fills), std::string::npos) << size << out;
+    EXPECT_NE(out.find("bytes free"), std::string::npos) << out;
+    EXPECT_NE(out.find("telling every silo to stop"), std::string::npos) << out;
+    EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 4) << run.output("client", 1);
+    EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 4) << run.output("client", 2);
+  }
 }
 
 TEST(FaultTolerance, AStoreThatFailsForGoodStopsTheServerWithExit5AfterTellingTheSilos) {

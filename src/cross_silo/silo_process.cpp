@@ -129,12 +129,16 @@ ExitCode run_silo_trainer(const Args& args, const FederatedDataset& dataset, Mod
     go.master_port = static_cast<int>(args.pg_master_port);
     go.rank = role.silo_rank;
     go.world_size = role.world_size;
+    go.store_file = role.rendezvous_file;
     go.rendezvous_timeout = to_ms(args.online_timeout_s);
     // A worker waits for the next round while the other silos train and the server evaluates.
     go.op_timeout = to_ms(args.online_timeout_s + 2 * args.round_timeout_s);
     group = silo::SiloGroup::connect(go);
-    FS_LOG_INFO(log, "trainer {} of {} joined silo {}'s process group at {}:{}", role.silo_rank,
-                role.world_size, args.rank, args.pg_master_address, args.pg_master_port);
+    FS_LOG_INFO(log, "trainer {} of {} joined silo {}'s process group at {}", role.silo_rank,
+                role.world_size, args.rank,
+                role.rendezvous_file.empty()
+                    ? args.pg_master_address + ":" + std::to_string(args.pg_master_port)
+                    : role.rendezvous_file);
   }
   if (role.master())
     return run_silo_master(args, dataset, std::move(model), group.get(), make_trainer);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/net_address.h"
 #include "fedsilo/error.h"
 #include "monitor/connection_gate.h"
 
@@ -42,12 +43,7 @@ struct DashboardServer::Impl {
   }
 };
 
-bool is_loopback_address(const std::string& a) {
-  // Parsed, not prefix-matched: a host name like "127.example.net" can resolve anywhere.
-  in_addr v4{};
-  if (inet_pton(AF_INET, a.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  return a == "::1" || a == "localhost";
-}
+bool is_loopback_address(const std::string& a) { return fedsilo::is_loopback_address(a); }
 
 DashboardServer::DashboardServer(std::shared_ptr<const RunStatus> status, DashboardOptions options)
     : impl_(std::make_unique<Impl>()), options_(std::move(options)) {

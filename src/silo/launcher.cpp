@@ -4,8 +4,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -13,8 +16,10 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/net_address.h"
 #include "core/signals.h"
 #include "core/subprocess.h"
+#include "fedsilo/error.h"
 #include "fedsilo/exit_code.h"
 #include "silo/silo_role.h"
 
@@ -121,6 +126,31 @@ struct SiblingReports {
   }
 };
 
+// A silo on one node whose master address is loopback meets through a file in a private folder
+// instead of c10d's TCPStore, which would listen on every interface of the machine.
+class RendezvousFolder {
+ public:
+  explicit RendezvousFolder(const Args& args) {
+    if (args.n_node_in_silo != 1 || !is_loopback_address(args.pg_master_address)) return;
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "fedsilo-pg-XXXXXX").string();  // mode 0700
+    if (!::mkdtemp(tmpl.data()))
+      throw StoreError("silo process group: cannot make a folder in " +
+                       std::filesystem::temp_directory_path().string() + ": " +
+                       std::strerror(errno));
+    dir_ = tmpl;
+    file_ = dir_ + "/rendezvous";
+  }
+  ~RendezvousFolder() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string dir_, file_;
+};
+
 }  // namespace
 
 int launch_trainers(const Args& args, const std::vector<std::string>& trainer_argv) {
@@ -140,9 +170,11 @@ int launch_trainers(const Args& args, const std::vector<std::string>& trainer_ar
     bool done = false;
   };
   std::vector<Child> children;
+  RendezvousFolder rendezvous(args);
   auto start = [&](int64_t i, std::map<std::string, std::string> extra = {}) {
     Subprocess::Options o;
     for (auto& [k, v] : SiloRole::trainer_environment(first + i, i, world)) o.env[k] = v;
+    if (!rendezvous.file().empty()) o.env[kRendezvousFileVariable] = rendezvous.file();
     o.env.insert(extra.begin(), extra.end());
     o.own_process_group = false;  // in the launcher's group: stopping the group stops them too
     o.die_with_parent = true;

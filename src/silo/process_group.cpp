@@ -5,6 +5,7 @@
 #include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/prefix_store.h>
 #include <gloo/transport/tcp/device.h>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <arpa/inet.h>
@@ -97,13 +98,21 @@ std::unique_ptr<SiloGroup> SiloGroup::connect(const GroupOptions& o) {
   so.waitWorkers = true;
   so.timeout = o.rendezvous_timeout;
   in_addr numeric{};
-  if (o.rank != 0 && ::inet_pton(AF_INET, o.master_address.c_str(), &numeric) == 1) {
+  if (!o.store_file.empty()) {
+    impl->where = "the rendezvous file " + o.store_file;
+  } else if (o.rank != 0 && ::inet_pton(AF_INET, o.master_address.c_str(), &numeric) == 1) {
     // c10d's client sleeps a second after a refused connection. Trainers start together, so
     // the master is usually a few milliseconds from listening: wait for it at a finer grain.
     wait_for_port(o.master_address, o.master_port, o.rendezvous_timeout);
   }
   try {
-    impl->store = c10::make_intrusive<c10d::TCPStore>(o.master_address, so);
+    if (o.store_file.empty()) {
+      impl->store = c10::make_intrusive<c10d::TCPStore>(o.master_address, so);
+    } else {
+      impl->store =
+          c10::make_intrusive<c10d::FileStore>(o.store_file, static_cast<int>(o.world_size));
+      impl->store->setTimeout(o.rendezvous_timeout);
+    }
     ::gloo::transport::tcp::attr attr(o.master_address.c_str());
     auto device = ::gloo::transport::tcp::CreateDevice(attr);
     impl->context = std::make_shared<::gloo::rendezvous::Context>(static_cast<int>(o.rank),

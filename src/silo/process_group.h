@@ -18,6 +18,9 @@ struct GroupOptions {
   int64_t world_size = 1;
   std::chrono::milliseconds rendezvous_timeout{60000};  // all trainers must meet by then
   std::chrono::milliseconds op_timeout{600000};         // one collective may wait this long
+  // When set, the trainers meet through this file (all on one node) instead of a TCP store:
+  // c10d's TCPStore listens on every interface, whatever master_address says.
+  std::string store_file;
 };
 
 class SiloGroup {

@@ -57,6 +57,7 @@ SiloRole SiloRole::of(const Args& args) {
                         " must be < FEDSILO_WORLD_SIZE (" + std::to_string(r.world_size) + ")");
     }
     r.kind = r.silo_rank == 0 ? Kind::kMaster : Kind::kWorker;
+    if (const char* f = std::getenv(kRendezvousFileVariable)) r.rendezvous_file = f;
   } else {
     r.kind = r.world_size > 1 ? Kind::kLauncher : Kind::kMaster;
   }

@@ -16,15 +16,19 @@ namespace fedsilo::silo {
 inline constexpr const char* kSiloRankVariable = "FEDSILO_SILO_RANK";
 inline constexpr const char* kLocalRankVariable = "FEDSILO_LOCAL_RANK";
 inline constexpr const char* kWorldSizeVariable = "FEDSILO_WORLD_SIZE";
+// Set by the launcher of a silo on one node whose master address is loopback: the file the
+// trainers meet through (SiloGroup, GroupOptions::store_file), in a folder only this user enters.
+inline constexpr const char* kRendezvousFileVariable = "FEDSILO_PG_STORE_FILE";
 inline constexpr const char* kForkSiblingsVariable = "FEDSILO_FORK_SIBLINGS";
 inline constexpr const char* kForkReportFdVariable = "FEDSILO_FORK_REPORT_FD";
 
 struct SiloRole {
   enum class Kind { kLauncher, kMaster, kWorker };
   Kind kind = Kind::kMaster;
-  int64_t silo_rank = 0;   // rank in the silo's process group; 0 = master
-  int64_t local_rank = 0;  // rank among this node's trainers
-  int64_t world_size = 1;  // trainers in the silo, over all its nodes
+  int64_t silo_rank = 0;        // rank in the silo's process group; 0 = master
+  int64_t local_rank = 0;       // rank among this node's trainers
+  int64_t world_size = 1;       // trainers in the silo, over all its nodes
+  std::string rendezvous_file;  // the launcher's kRendezvousFileVariable; empty: a TCP store
 
   bool launcher() const { return kind == Kind::kLauncher; }
   bool master() const { return kind == Kind::kMaster; }

@@ -1,9 +1,14 @@
 // Faults as an operator meets them, with real processes (the `fedsilo` tool over a real
 // mosquitto): a silo killed for good, a silo killed and restarted, a server killed and
 // restarted twice, a corrupted checkpoint, a silo whose server never comes.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -214,6 +219,50 @@ TEST(FaultTolerance, AServerWhoseDiskFillsExits5NamingThePathAfterTellingTheSilo
     EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 4) << run.output("client", 1);
     EXPECT_EQ(testutil::finish(*silo2, run, "client", 2), 4) << run.output("client", 2);
   }
+}
+
+// A silo on one node with a loopback master address: its trainers meet through a private file,
+// and nothing listens on pg_master_port, on any address of the machine.
+TEST(FaultTolerance, ASingleNodeSilosProcessGroupListensOnNoNetworkAddress) {
+  std::string outside;  // a non-loopback IPv4 address of this machine
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) == 0) {
+    for (auto* a = list; a; a = a->ifa_next) {
+      if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
+      char text[INET_ADDRSTRLEN];
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, text,
+                  sizeof(text));
+      if (std::string(text).rfind("127.", 0) != 0) outside = text;
+    }
+    ::freeifaddrs(list);
+  }
+  if (outside.empty()) GTEST_SKIP() << "this machine has no non-loopback IPv4 address";
+  testutil::Broker broker;
+  int port = free_loopback_port();
+  testutil::CliRun run(
+      broker,
+      {"client_silo_args.n_proc_per_node=2", "client_silo_args.pg_master_address=127.0.0.1",
+       "client_silo_args.pg_master_port=" + std::to_string(port), "comm_args.online_timeout_s=20"});
+  run.use_directory_store();
+  auto silo = run.start("client", 1);  // no server: it waits, its trainers met
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (run.output("client", 1).find("trainer 1 of 2 joined") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_NE(run.output("client", 1).find("rendezvous"), std::string::npos)
+      << run.output("client", 1);
+  for (const std::string& host : {outside, std::string("127.0.0.1")}) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+    EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0)
+        << "something listens on " << host << ":" << port;
+    ::close(fd);
+  }
+  silo->signal(SIGTERM);
+  silo->wait_for(30s);
 }
 
 TEST(FaultTolerance, AStoreThatFailsForGoodStopsTheServerWithExit5AfterTellingTheSilos) {

@@ -1,5 +1,6 @@
 #include "fedsilo/provision.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <CLI/CLI.hpp>
@@ -22,8 +23,30 @@ namespace {
 constexpr int kMaxSilos = 10000;
 
 bool is_ip_address(const std::string& host) {
-  return host.find(':') != std::string::npos ||
-         host.find_first_not_of("0123456789.") == std::string::npos;
+  in_addr v4{};
+  in6_addr v6{};
+  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+// An IP address, or a DNS name (RFC 1123 labels): what goes into a certificate and into YAML
+// unquoted, so nothing else may pass.
+bool is_host(const std::string& h) {
+  if (is_ip_address(h)) return true;
+  if (h.empty() || h.size() > 253) return false;
+  size_t start = 0;
+  while (start <= h.size()) {
+    size_t end = h.find('.', start);
+    if (end == std::string::npos) end = h.size();
+    std::string label = h.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
+        label.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != std::string::npos)
+      return false;
+    start = end + 1;
+  }
+  // All digits and dots but not an address (999.1.1.1): a typo, not a name.
+  return h.find_first_not_of("0123456789.") != std::string::npos;
 }
 
 void write_public(const fs::path& path, const std::string& text) {
@@ -139,8 +162,13 @@ void check(const ProvisionOptions& o) {
   if (o.days < 1 || o.days > 36500)
     throw ConfigError(fmt::format("provision --days {}: must be 1 to 36500", o.days));
   if (o.out_dir.empty()) throw ConfigError("provision --out: required");
-  if (o.broker_host.empty() || o.broker_host.find_first_of(" ,\t\n") != std::string::npos)
-    throw ConfigError("provision --broker-host '" + o.broker_host + "': not a host name");
+  if (!is_host(o.broker_host)) {
+    throw ConfigError("provision --broker-host '" + o.broker_host +
+                      "': not a host name or IP address (letters, digits, '-' and '.' in labels "
+                      "of 1 to 63 characters, or an IPv4 / IPv6 address)");
+  }
+  if (!o.broker_bind.empty() && !is_ip_address(o.broker_bind))
+    throw ConfigError("provision --broker-bind '" + o.broker_bind + "': not an IP address");
   std::error_code ec;
   if (fs::exists(o.out_dir, ec) && !fs::is_empty(o.out_dir, ec)) {
     // Never overwrite a federation's keys: that would lock every participant out.
@@ -151,9 +179,31 @@ void check(const ProvisionOptions& o) {
 
 }  // namespace
 
+namespace {
+void write_federation(const ProvisionOptions& o, const fs::path& out);
+}  // namespace
+
 void provision(const ProvisionOptions& o) {
   check(o);
   fs::path out = fs::absolute(o.out_dir);
+  std::error_code ec;
+  bool existed = fs::exists(out, ec);
+  try {
+    write_federation(o, out);
+  } catch (...) {
+    // Half a federation is worse than none (a CA key lying about): remove all of it.
+    if (existed) {
+      for (const auto& e : fs::directory_iterator(out, ec)) fs::remove_all(e.path(), ec);
+    } else {
+      fs::remove_all(out, ec);
+    }
+    throw;
+  }
+}
+
+namespace {
+
+void write_federation(const ProvisionOptions& o, const fs::path& out) {
   make_dir(out, 0755);
   auto ca = comm::CertificateAuthority::create("fedsilo federation CA", o.days);
   auto ca_pem = ca.pem();
@@ -195,6 +245,8 @@ void provision(const ProvisionOptions& o) {
     copy_public_key(server / "keys", silo / "keys", "server");
   }
 }
+
+}  // namespace
 
 int run_provision(int argc, char** argv) {
   ProvisionOptions o;

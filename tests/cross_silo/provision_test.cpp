@@ -138,6 +138,45 @@ TEST(Provision, WritesEachParticipantItsOwnSecretsAndNeverOverwrites) {
   EXPECT_THROW(provision(none), ConfigError);
 }
 
+TEST(Provision, ABadBrokerHostIsRefusedBeforeAnythingIsWritten) {
+  testutil::TempDir dir;
+  std::vector<std::string> bad = {"bad host",
+                                  "x\"y",
+                                  "a: b",
+                                  "-lead.example",
+                                  "trail-.example",
+                                  "999.1.1.1",
+                                  "a..b",
+                                  "1:2:3",
+                                  std::string(70, 'a') + ".example",
+                                  ""};
+  for (const auto& host : bad) {
+    ProvisionOptions o;
+    o.silos = 2;
+    o.broker_host = host;
+    o.out_dir = dir / "fed";
+    try {
+      provision(o);
+      ADD_FAILURE() << "accepted '" << host << "'";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("--broker-host"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(dir / "fed")) << "'" << host << "' left files";
+  }
+  ProvisionOptions bind;
+  bind.broker_bind = "0.0.0.0; rm -rf";
+  bind.out_dir = dir / "fed";
+  EXPECT_THROW(provision(bind), ConfigError);
+  for (std::string host :
+       std::vector<std::string>{"broker.example.org", "10.0.0.5", "fd00::5", "localhost"}) {
+    ProvisionOptions o;
+    o.silos = 1;
+    o.broker_host = host;
+    o.out_dir = dir / ("ok-" + std::to_string(std::hash<std::string>{}(host)));
+    EXPECT_NO_THROW(provision(o)) << host;
+  }
+}
+
 TEST(Provision, BrokerConfinesEachSiloToItsOwnTopics) {
   Federation fed;
   testutil::Broker broker(fed.port, testutil::read_file(fed.at("broker/mosquitto.conf")));

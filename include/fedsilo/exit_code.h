@@ -9,6 +9,7 @@ enum class ExitCode : int {
   kDeadline = 3,      // a deadline passed (a peer is gone or the network is down)
   kAborted = 4,       // the server aborted the run (FINISH with status ABORTED)
   kStoreFailed = 5,   // the object store or the output folder failed (a write or read error)
+  kNoProgress = 6,    // the run ended but every round was rejected: the model never changed
   kInterrupted = 130  // SIGINT or SIGTERM
 };
 

@@ -3,6 +3,7 @@
 #include "core/args_checks.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -95,6 +96,18 @@ void check_algorithm_keys(const Args& a) {
           "krum_param_m = {} models in every round; a round may close with {} "
           "(train_args.min_clients_per_round, or client_num_per_round)",
           a.defense_type, f, 2 * f + 2 + a.krum_param_m, n));
+    }
+    bool trimmed =
+        a.defense_type == "coordinate_wise_trimmed_mean" || a.defense_type == "trimmed_mean";
+    for (int64_t m = n; trimmed && m <= a.client_num_per_round; ++m) {
+      int64_t cut = static_cast<int64_t>(std::floor(a.trimmed_mean_beta * static_cast<double>(m)));
+      if (m - 2 * cut < 1) {
+        fail(fmt::format(
+            "defense_args.beta = {:g} trims {} of the {} models at each end of a round that "
+            "closes with {}, keeping none: every such round would be rejected; lower beta, or "
+            "raise min_clients_per_round / client_num_per_round",
+            a.trimmed_mean_beta, cut, m, m));
+      }
     }
     if (a.defense_type == "multikrum" && a.krum_param_m < 2)
       fail(

@@ -109,4 +109,10 @@ std::string RunRecorder::final_model(const StateDict& state) {
   return path;
 }
 
+int64_t RunRecorder::rounds_with_new_model() const {
+  int64_t n = 0;
+  for (const auto& r : rounds_) n += r.is_object() && !r.value("aggregate_rejected", false) ? 1 : 0;
+  return n;
+}
+
 }  // namespace fedsilo::cross_silo

@@ -33,6 +33,8 @@ class RunRecorder {
   // Writes the model atomically (temporary file + rename); returns its path.
   std::string final_model(const StateDict& state);
   const std::string& dir() const { return dir_; }
+  // Rounds recorded (this process's and those before a restart) that made a new global model.
+  int64_t rounds_with_new_model() const;
   size_t rounds_recorded() const { return rounds_.size(); }
 
  private:

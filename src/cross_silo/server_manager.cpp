@@ -258,10 +258,11 @@ void ServerManager::finish_round() {
       stats_.aggregate_rejected = true;
     }
   } else {
-    FS_LOG_WARN(
-        log_,
-        "round {}: every selected silo trained on 0 samples; the global model stays as it was",
-        round_);
+    FS_LOG_WARN(log_,
+                "round {}: no update was accepted (every one rejected, or trained on 0 samples); "
+                "the global model stays as it was",
+                round_);
+    stats_.aggregate_rejected = true;  // no new global model, whatever the reason
   }
   stats_.aggregate_ms = ms_since(t0);
   int64_t retire_below = round_ + 1 - args_.blob_retention_rounds;
@@ -348,6 +349,14 @@ void ServerManager::finish_run() {
   FS_LOG_INFO(log_,
               "run {} finished: {} rounds in {:.2f} s; final model {}; metrics {}/metrics.jsonl",
               args_.run_id, args_.comm_round, ms_since(run_start_) / 1000.0, path, recorder_.dir());
+  if (recorder_.rounds_with_new_model() == 0) {
+    // Not a success: the "final" model is the initial one.
+    FS_LOG_ERROR(log_,
+                 "every one of the {} rounds was rejected (metrics.jsonl: aggregate_rejected, "
+                 "rejected); the final model is the initial model: exit {}",
+                 args_.comm_round, to_int(ExitCode::kNoProgress));
+    exit_code_ = ExitCode::kNoProgress;
+  }
 }
 
 }  // namespace fedsilo::cross_silo

@@ -43,8 +43,10 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
                 args_.attack_type,
                 args_.attack_type == "byzantine" ? ", attack_mode " + args_.attack_mode : "");
   }
-  if (args_.enable_dp && args_.dp_solution_type == "ldp")
+  if (args_.enable_dp && args_.dp_solution_type == "ldp") {
+    dp::calibrate(args_);  // a noise scale no model survives stops the silo before round 0
     ldp_noise_ = std::make_unique<dp::NoiseSource>();
+  }
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "ml/dp_mechanism.h"
 
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <cmath>
@@ -10,6 +11,9 @@
 #include "fedsilo/error.h"
 
 namespace fedsilo::dp {
+namespace {
+constexpr double kMaxNoiseScale = 1e30;
+}  // namespace
 
 Calibration calibrate(const Args& a) {
   Calibration c;
@@ -21,6 +25,16 @@ Calibration calibrate(const Args& a) {
   c.scale = c.mechanism == Mechanism::kGaussian
                 ? c.sensitivity * std::sqrt(2 * std::log(1.25 / c.delta)) / c.epsilon
                 : c.sensitivity / c.epsilon;
+  // Noise of this size overflows a float32 value or drowns any model: every round would be
+  // rejected, so the run stops before it starts.
+  if (!(c.scale < kMaxNoiseScale)) {
+    throw ConfigError(fmt::format(
+        "dp_args: epsilon = {:g} with sensitivity = {:g}{} gives a noise scale of {:g} (at most "
+        "{:g} can work): every round's model would be noise or infinite; raise dp_args.epsilon",
+        c.epsilon, c.sensitivity,
+        c.mechanism == Mechanism::kGaussian ? fmt::format(" and delta = {:g}", c.delta) : "",
+        c.scale, kMaxNoiseScale));
+  }
   return c;
 }
 

@@ -237,6 +237,23 @@ TEST(Args, FedMLFeaturesFedsiloLacksStopTheRunInsteadOfRunningWithout) {
   EXPECT_NO_THROW(fedsilo::parse_args_yaml("dp_args: {enable_dp: false}"));
 }
 
+TEST(Args, ATrimmedMeanThatKeepsNoModelStopsTheRun) {
+  auto e = error_of(
+      "train_args: {client_id_list: '[1, 2]', client_num_in_total: 2, client_num_per_round: 2}\n"
+      "defense_args: {enable_defense: true, defense_type: trimmed_mean, beta: 0.5}");
+  EXPECT_NE(e.find("keeping none"), std::string::npos) << e;
+  // 3 models with beta 0.5 keep the median; 4 with a quorum of 3 keep none when 4 come.
+  EXPECT_EQ(error_of("train_args: {client_id_list: '[1, 2, 3]', client_num_in_total: 3, "
+                     "client_num_per_round: 3}\n"
+                     "defense_args: {enable_defense: true, defense_type: trimmed_mean, beta: 0.5}"),
+            "");
+  EXPECT_NE(error_of("train_args: {client_id_list: '[1, 2, 3, 4]', client_num_in_total: 4, "
+                     "client_num_per_round: 4, min_clients_per_round: 3}\n"
+                     "defense_args: {enable_defense: true, defense_type: trimmed_mean, beta: 0.5}")
+                .find("closes with 4"),
+            std::string::npos);
+}
+
 TEST(Args, AlgorithmKeysThatWouldChangeNothingStopTheRun) {
   EXPECT_NE(error_of("train_args: {server_lr: 0.5}").find("use federated_optimizer: FedOpt"),
             std::string::npos);

@@ -172,6 +172,20 @@ TEST(ServerQuorum, TheDeadlineClosesARoundWithAQuorumAndFedAvgWeightsOnlyWhatArr
   EXPECT_EQ(line["silos"].size(), 2u);
 }
 
+TEST(ServerQuorum, ARunWhoseEveryRoundIsRejectedEndsWithItsOwnExitCode) {
+  Federation f;
+  auto req = f.start_all_online();
+  for (int64_t r = 0; r < 3; ++r) {
+    for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], NAN));  // refused: NaN
+    for (int64_t k : {1, 2, 3}) {
+      if (auto m = f.last_request(k)) req[k] = *m;
+    }
+  }
+  ASSERT_TRUE(f.server->done());
+  EXPECT_EQ(f.server->exit_code(), ExitCode::kNoProgress);
+  for (const auto& line : f.metrics()) EXPECT_TRUE(line.value("aggregate_rejected", false));
+}
+
 TEST(ServerQuorum, BelowQuorumTheRoundIsAskedAgainThenTheRunGivesUp) {
   Federation f({"comm_args.round_retries=2"});  // quorum: all three
   auto req = f.start_all_online();

@@ -194,6 +194,23 @@ TEST(CentralDp, AddsNoiseOfTheCalibratedScaleAndCountsEpsilon) {
               1e-12);
 }
 
+TEST(CentralDp, AnEpsilonNoModelSurvivesStopsTheRunBeforeItStarts) {
+  for (const char* mechanism : {"gaussian", "laplace"}) {
+    auto args = args_with({"dp_args.enable_dp=true", "dp_args.dp_solution_type=cdp",
+                           std::string("dp_args.mechanism_type=") + mechanism,
+                           "dp_args.epsilon=1e-300", "dp_args.sensitivity=0.1"});
+    try {
+      ConfiguredAggregator agg(args, 5);
+      ADD_FAILURE() << mechanism << ": a hopeless epsilon was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("raise dp_args.epsilon"), std::string::npos) << e.what();
+    }
+  }
+  auto fine = args_with({"dp_args.enable_dp=true", "dp_args.dp_solution_type=cdp",
+                         "dp_args.epsilon=0.01", "dp_args.sensitivity=0.1"});
+  EXPECT_NO_THROW(ConfiguredAggregator(fine, 5));
+}
+
 TEST(FedNova, EqualStepsGiveFedAvgAndUnequalStepsNormalise) {
   auto args = args_with({"train_args.federated_optimizer=FedNova"});
   Round r(3);

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "build_paths.h"
+#include "core/subprocess.h"
 #include "test_util.h"
 
 namespace {
@@ -92,4 +93,21 @@ TEST(Cli, ConfigsWithoutSettingsRanksOutsideTheListAndUnusablePathsExit2Once) {
   auto file_dir = run("server" + common + " --set tracking_args.log_file_dir=" + dir / "afile");
   EXPECT_EQ(file_dir.code, 2) << file_dir.output;
   EXPECT_NE(file_dir.output.find("afile"), std::string::npos) << file_dir.output;
+}
+
+// docs/deployment.md: a broker that never answers is a deadline (3), not bad input (2).
+TEST(Cli, ABrokerThatIsDownEndsTheServerWithExit3) {
+  fedsilo::testutil::TempDir dir;
+  auto data = fedsilo::testutil::make_synthetic_mnist(dir.path(), 50, 10);
+  std::ofstream(dir / "mqtt.yaml")
+      << "BROKER_HOST: 127.0.0.1\nBROKER_PORT: " << fedsilo::free_loopback_port() << "\n";
+  auto r =
+      run("server --cf " + std::string(fedsilo::build_paths::source_dir()) +
+          "/tests/fixtures/fedml_config.yaml --set data_args.data_cache_dir=" + dir.path() +
+          " --set tracking_args.log_file_dir=" + dir / "log" +
+          " --set comm_args.backend=MQTT_S3 --set comm_args.mqtt_config_path=" + dir / "mqtt.yaml" +
+          " --set comm_args.object_store=file://" + dir / "blobs" +
+          " --set comm_args.online_timeout_s=1");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("could not connect to the broker"), std::string::npos) << r.output;
 }

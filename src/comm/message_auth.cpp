@@ -61,6 +61,16 @@ MessageAuth::MessageAuth(std::string key_dir, int64_t self_id)
   if (sodium_init() < 0) throw Error("libsodium could not be initialised");
   fs::path secret_path = fs::path(dir_) / (party_name(self_) + ".secret");
   std::error_code ec;
+  fs::path counter = fs::path(dir_) / (party_name(self_) + ".session");
+  if (!fs::exists(secret_path, ec) && fs::exists(counter, ec)) {
+    // The party ran from this folder before: a new key would be a new identity its peers do
+    // not know, and every message it signs would be dropped.
+    throw ConfigError("signing key " + secret_path.string() + " is missing, but " +
+                      party_name(self_) + " has run from this key folder before (" +
+                      counter.string() +
+                      "); restore the key from a backup, or delete the counter to make a new "
+                      "identity (its public key must then reach every peer)");
+  }
   if (!fs::exists(secret_path, ec)) {
     fs::create_directories(dir_, ec);
     if (ec) throw Error("signing keys: cannot create the folder " + dir_ + ": " + ec.message());

@@ -74,7 +74,14 @@ MqttTransport::MqttTransport(const MqttOptions& options, const std::string& run_
 
 MqttTransport::~MqttTransport() {
   mosquitto_disconnect(mosq_);
-  mosquitto_loop_stop(mosq_, /*force=*/false);
+  bool ever = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ever = ever_subscribed_;
+  }
+  // Never connected: nothing to deliver, and libmosquitto's TLS reconnect loop can take ~1 min
+  // to notice the disconnect (the process said it gave up long before): cancel its thread.
+  mosquitto_loop_stop(mosq_, /*force=*/!ever);
   mosquitto_destroy(mosq_);
 }
 

@@ -87,6 +87,10 @@ int guarded(F&& body) {
   } catch (const StoreError& e) {
     say("storage error", e.what());
     return to_int(ExitCode::kStoreFailed);
+  } catch (const TimeoutError& e) {
+    // A peer that never came (the broker down, a silo's trainers that never met): a deadline.
+    say("error", e.what());
+    return to_int(ExitCode::kDeadline);
   } catch (const Error& e) {
     say("error", e.what());
     return to_int(ExitCode::kBadInput);

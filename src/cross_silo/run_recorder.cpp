@@ -64,8 +64,9 @@ void RunRecorder::open(const ServerCheckpoint* resumed) {
   metrics_.open(metrics_path_, std::ios::app);
   if (!metrics_) throw StoreError("output file " + metrics_path_ + ": cannot be written");
   if (resumed && resumed->round >= 0 && last_round < resumed->round) append(resumed->record);
+  // A diverged evaluation wrote NaN, which JSON keeps as null: not a figure to go on from.
   for (auto it = rounds_.rbegin(); it != rounds_.rend(); ++it) {
-    if (it->contains("test_acc")) {
+    if (it->is_object() && it->contains("test_acc") && (*it)["test_acc"].is_number()) {
       last_test_acc_ = (*it)["test_acc"].get<double>();
       break;
     }
@@ -81,7 +82,8 @@ void RunRecorder::append(const nlohmann::json& record) {
 
 void RunRecorder::round(const RoundStats& stats) {
   append(stats.to_json());
-  if (stats.metrics.contains("test_acc")) last_test_acc_ = stats.metrics["test_acc"].get<double>();
+  if (stats.metrics.contains("test_acc") && stats.metrics["test_acc"].is_number())
+    last_test_acc_ = stats.metrics["test_acc"].get<double>();
   int64_t done = stats.round + 1;
   double eta =
       stats.elapsed_s / static_cast<double>(done) * static_cast<double>(comm_round_ - done);

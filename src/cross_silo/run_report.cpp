@@ -17,6 +17,11 @@ double num(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
 }
 
+std::string text(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "?";
+}
+
 struct Series {
   std::string name, color;
   std::vector<std::pair<double, double>> points;
@@ -106,9 +111,9 @@ std::string render_report(const nlohmann::json& config, const std::vector<nlohma
       train = std::max(train, t);
       transfer = std::max(transfer, x);
       fold += num(s, "fold_ms");
-      auto& st = silos[s["silo"].get<int64_t>()];
+      auto& st = silos[static_cast<int64_t>(num(s, "silo"))];
       st.rounds++;
-      st.samples += s["num_samples"].get<int64_t>();
+      st.samples += static_cast<int64_t>(num(s, "num_samples"));
       st.train.push_back(t);
       st.transfer.push_back(x);
       if (s.contains("system") && s["system"].is_object()) {  // the silo's own figures
@@ -120,14 +125,14 @@ std::string render_report(const nlohmann::json& config, const std::vector<nlohma
     if (r.contains("dropped")) {
       std::vector<std::string> who;
       for (const auto& d : r["dropped"]) {
-        silos[d["silo"].get<int64_t>()].dropped++;
-        who.push_back(
-            fmt::format("silo {} ({})", d["silo"].get<int64_t>(), d["reason"].get<std::string>()));
+        auto silo = static_cast<int64_t>(num(d, "silo"));
+        silos[silo].dropped++;
+        who.push_back(fmt::format("silo {} ({})", silo, text(d, "reason")));
       }
       if (!who.empty()) {
         dropped_rows +=
             fmt::format("<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
-                        r["round"].get<int64_t>(), r["silos"].size(),
+                        static_cast<int64_t>(num(r, "round")), r["silos"].size(),
                         escape_markup(fmt::format("{}", fmt::join(who, "; "))));
       }
     }

@@ -60,8 +60,16 @@ torch::Tensor read_idx(const std::string& path) {
     unsigned char b[4];
     if (read_fully(f.get(), b, 4) != 4) throw DataError("IDX file " + path + ": truncated header");
     dims[i] = big_endian(b);
-    if (dims[i] > (int64_t(1) << 31) || (dims[i] > 0 && total > (int64_t(1) << 40) / dims[i])) {
-      throw DataError("IDX file " + path + ": implausible dimension " + std::to_string(dims[i]));
+    if (dims[i] > (int64_t(1) << 31)) {
+      throw DataError("IDX file " + path + ": dimension " + std::to_string(i + 1) + " of " +
+                      std::to_string(ndim) + " is " + std::to_string(dims[i]) +
+                      ", above 2^31: a corrupt header");
+    }
+    if (dims[i] > 0 && total > (int64_t(1) << 40) / dims[i]) {
+      std::string shape;
+      for (int k = 0; k <= i; ++k) shape += (k ? " x " : "") + std::to_string(dims[k]);
+      throw DataError("IDX file " + path + ": dimensions " + shape +
+                      " make more than 2^40 values: a corrupt header");
     }
     total *= dims[i];
   }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -117,6 +118,21 @@ TEST(MessageGuard, SessionsComeFromACounterNotTheClock) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("silo_3.session"), std::string::npos) << e.what();
   }
+}
+
+TEST(MessageGuard, AKeyLostAfterThePartyRanIsRefusedNotReplaced) {
+  testutil::TempDir keys;
+  MessageAuth(keys.path(), 2).begin_session();  // silo 2 ran from this folder
+  std::filesystem::remove(keys.path() + "/silo_2.secret");
+  try {
+    MessageAuth again(keys.path(), 2);
+    FAIL() << "a new identity was made silently";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("silo_2.secret is missing"), std::string::npos)
+        << e.what();
+  }
+  MessageAuth fresh(keys.path(), 3);  // a first start still makes its key
+  EXPECT_TRUE(std::filesystem::exists(keys.path() + "/silo_3.secret"));
 }
 
 TEST(MessageGuard, AFloodOfJunkWritesABoundedNumberOfLogLines) {

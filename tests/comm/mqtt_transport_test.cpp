@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <mosquitto.h>
 
+#include <future>
+
 #include "fedsilo/error.h"
 #include "test_services.h"
 
@@ -150,6 +152,18 @@ TEST(MqttTransport, UnreachableBrokerIsATimeoutNamingIt) {
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(o.port)), std::string::npos)
         << e.what();
   }
+}
+
+// With TLS, libmosquitto's reconnect loop took about a minute to notice a disconnect: the
+// process said it gave up, then lingered. An endpoint that never connected stops at once.
+TEST(MqttTransport, AnEndpointThatNeverConnectedOverTlsStopsAtOnce) {
+  MqttOptions o;
+  o.port = free_loopback_port();
+  o.tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  auto t = std::make_unique<MqttTransport>(o, "t", 1);
+  EXPECT_THROW(t->connect(1500ms), TimeoutError);
+  auto gone = std::async(std::launch::async, [&] { t.reset(); });
+  EXPECT_EQ(gone.wait_for(20s), std::future_status::ready) << "the endpoint lingers";
 }
 
 TEST(MqttTransport, SignedMessagesDropForgeriesReplaysAndNonCanonicalTopics) {

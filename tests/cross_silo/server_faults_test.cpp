@@ -457,6 +457,21 @@ TEST(ServerResume, ASiloSendingAnyJsonInItsMetricsNeitherStopsNorPoisonsTheCheck
   EXPECT_EQ(f.metrics().size(), 3u);
 }
 
+TEST(ServerResume, ADivergedRoundsNullLossesDoNotStopTheResume) {
+  Federation f;
+  auto req = f.start_all_online();
+  for (int64_t k : {1, 2, 3}) f.server->handle(f.answer(k, req[k], 1.0f));
+  // A diverged evaluation: NaN figures, which JSON keeps as null.
+  auto line = f.metrics().at(0);
+  line["test_acc"] = nullptr;
+  line["test_loss"] = nullptr;
+  std::ofstream(f.dir / "log/run_0/metrics.jsonl", std::ios::trunc) << line.dump() << "\n";
+  f.restart_server();
+  std::map<int64_t, Message> resumed;
+  ASSERT_NO_THROW(resumed = f.start_all_online());
+  EXPECT_EQ(resumed[1].round, 1);
+}
+
 TEST(ServerResume, AResumeThatChangesTheRunsMeaningIsRefusedNamingEachKey) {
   Federation f;
   auto req = f.start_all_online();

@@ -56,6 +56,14 @@ TEST(IdxReader, RejectsCorruptFilesNamingThem) {
   e = error_of(path);
   EXPECT_NE(e.find("promises 1099511627776 bytes of data, file has 4"), std::string::npos) << e;
 
+  // The message names the dimension at fault, or the shape whose product is.
+  testutil::write_idx(path, {4, (int64_t(1) << 31) + 1}, {1}, false);
+  e = error_of(path);
+  EXPECT_NE(e.find("dimension 2 of 2 is 2147483649"), std::string::npos) << e;
+  testutil::write_idx(path, {1 << 21, 1 << 20}, {1}, false);
+  e = error_of(path);
+  EXPECT_NE(e.find("dimensions 2097152 x 1048576 make more than 2^40"), std::string::npos) << e;
+
   EXPECT_NE(error_of(dir / "missing").find("cannot be opened"), std::string::npos);
   std::ofstream(path, std::ios::trunc);  // empty
   EXPECT_NE(error_of(path).find("empty or truncated"), std::string::npos);

@@ -4,8 +4,11 @@
 # fault-free; each of the N runs after it SIGKILLs one random process -- the server, a silo
 # launcher, a trainer, the broker or s3rver -- after a random number of rounds plus a random
 # delay, restarts it as docs/deployment.md ("Outages") says, and checks that the run completed
-# and that its final model is bit-identical to run 0's.
-#   scripts/chaos.sh [N=30] [--rounds R=20] [--epochs E=20]
+# and that its final model is bit-identical to run 0's. The sixth fault is an attacker on the
+# broker: a tap records every message of every run (mosquitto_sub), and `replay` publishes the
+# last 400 of them again onto the running run's topics -- earlier runs' traffic signed with the
+# same keys (all runs share one key folder), this run's own, old last wills included.
+#   [CHAOS_VICTIMS="replay ..."] scripts/chaos.sh [N=30] [--rounds R=20] [--epochs E=20]
 # (E local epochs make a round last long enough for a kill to land inside the run.)
 # Prints one line per run and then: runs, faults injected, completed, identical, lost.
 set -euo pipefail
@@ -63,6 +66,22 @@ start_broker() {
   mosquitto -c "$work/mosquitto.conf" >>"$work/mosquitto.log" 2>&1 &
   pid[broker]=$!
   wait_port "$mqtt_port"
+  # The attacker's tap: everything published under fedsilo/, topic and payload in hex.
+  [ -n "${pid[tap]:-}" ] && { kill "${pid[tap]}" 2>/dev/null || true; wait "${pid[tap]}" 2>/dev/null || true; }
+  mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -t 'fedsilo/#' -q 1 -F '%t %x' >>"$work/captured" 2>/dev/null &
+  pid[tap]=$!
+}
+# Publishes the last 400 captured messages again onto run $1's topics; prints how many.
+replay_into() {
+  local n=0 topic hex
+  while read -r topic hex; do
+    case $topic in */probe/*) continue ;; esac
+    [ -n "$hex" ] || continue
+    topic="fedsilo/chaos$1/${topic#fedsilo/*/}"
+    printf '%s' "$hex" | xxd -r -p | mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -t "$topic" -q 1 -s
+    n=$((n + 1))
+  done < <(tail -n 400 "$work/captured")
+  replayed=$n
 }
 start_s3() {
   "$root/node_modules/.bin/s3rver" -d "$work/s3" -a 127.0.0.1 -p "$s3_port" -s \
@@ -86,7 +105,7 @@ start_party() {
     --set "comm_args.s3_config_path=$work/s3_config.yaml" --set comm_args.object_store=s3 \
     --set comm_args.round_timeout_s=60 --set comm_args.online_timeout_s=120 \
     --set comm_args.resend_interval_s=2 \
-    --set "tracking_args.log_file_dir=$work/run$run" \
+    --set "tracking_args.log_file_dir=$work/run$run" --set "security_args.key_dir=$work/keys" \
     >>"$work/run$run/$who.out" 2>&1 &
   pid[$who]=$!
 }
@@ -109,7 +128,8 @@ await() {
   wait "$p" 2>/dev/null || rc=$?
 }
 
-victims=(server silo_launcher trainer broker s3rver)
+# CHAOS_VICTIMS="replay broker" limits the faults drawn.
+read -r -a victims <<<"${CHAOS_VICTIMS:-server silo_launcher trainer broker s3rver replay}"
 completed=0 identical=0 lost=0 injected=0
 reference=""
 for run in $(seq 0 "$runs"); do
@@ -157,6 +177,9 @@ for run in $(seq 0 "$runs"); do
       s3rver)
         kill -9 "${pid[s3]}" 2>/dev/null || true; wait "${pid[s3]}" 2>/dev/null || true
         start_s3 ;;
+      replay)
+        replay_into "$run"
+        fault="$fault ($replayed messages)" ;;
     esac
     case $fault in *"no fault"*) ;; *) injected=$((injected + 1)) ;; esac
   fi

@@ -11,6 +11,7 @@ packages=(
   libopenblas0-openmp                      # libtorch otherwise runs on the reference BLAS: 7x slower GEMM
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libmosquitto-dev mosquitto               # MQTT client library and broker
+  mosquitto-clients xxd                    # scripts/chaos.sh records and replays traffic
   libcurl4-openssl-dev libssl-dev zlib1g-dev
   libsodium-dev                            # Ed25519 signatures, X25519, ChaCha20 (secure aggregation)
   libcpp-httplib-dev                       # the server's live dashboard (HTTP)

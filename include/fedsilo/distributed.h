@@ -31,8 +31,4 @@ int run_silo(const Args& args, const FederatedDataset& dataset, Model model,
 bool is_silo_launcher(const Args& args);
 int run_silo_launcher(const Args& args);
 
-// Log file name of this silo process: client-<k>.log for the master (or the only trainer),
-// client-<k>-trainer-<r>.log for worker r, client-<k>-node-<n>.log for a launcher.
-std::string silo_log_name(const Args& args);
-
 }  // namespace fedsilo

@@ -41,8 +41,10 @@ int run_hierarchical_cross_silo_client(int argc, char** argv);
 int run_simulation(int argc, char** argv);
 
 namespace device {
-// CPU, or the GPU that device_args.gpu_mapping_file / gpu_mapping_key give this process when
-// using_gpu is set and CUDA is available (with a log line when it is not).
+// CPU, or when using_gpu is set and CUDA is available (a log line when it is not) the GPU that
+// device_args.gpu_mapping_file / gpu_mapping_key give this process (FedML's format: the server
+// is process 0, a silo's trainers 0..n-1), or without a mapping GPU (k mod count) for process k
+// of the machine. Throws ConfigError naming the file when the mapping is unusable.
 torch::Device get_device(const Args& args);
 }  // namespace device
 

@@ -4,6 +4,9 @@
 #include <type_traits>
 
 #include <chrono>
+#include <random>
+
+#include <fmt/format.h>
 
 #include "fedsilo/error.h"
 
@@ -39,6 +42,13 @@ const char* to_string(MsgType t) {
   }
   return "UNKNOWN";
 }
+
+MessageIds::MessageIds(int64_t party) : party_(party) {
+  std::random_device rd;
+  nonce_ = fmt::format("{:08x}", rd());
+}
+
+std::string MessageIds::next() { return fmt::format("{}-{}-{}", party_, ++n_, nonce_); }
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(

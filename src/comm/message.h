@@ -3,6 +3,7 @@
 // Tensors never travel in a message: `model` points at a blob in the object store.
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -28,6 +29,17 @@ enum class MsgType : int {
 
 const char* to_string(MsgType t);
 
+// CLIENT_STATUS `status` and FINISH `status` values (docs/protocol.md, "Messages").
+struct Status {
+  static constexpr const char* kOnline = "ONLINE";        // started, reconnected, answering
+  static constexpr const char* kOffline = "OFFLINE";      // a clean leave, or the last will
+  static constexpr const char* kTraining = "TRAINING";    // the round's global model is loaded
+  static constexpr const char* kUploading = "UPLOADING";  // trained; the upload starts
+  static constexpr const char* kAlive = "ALIVE";          // heartbeat while working on a round
+  static constexpr const char* kCompleted = "COMPLETED";  // FINISH: the run ended with a model
+  static constexpr const char* kAborted = "ABORTED";      // FINISH: the server stopped the run
+};
+
 using fedsilo::BlobRef;
 
 struct Message {
@@ -52,6 +64,19 @@ struct Message {
   nlohmann::json metrics = nlohmann::json::object();
   // Secure-aggregation payload (an object; its fields are checked by cross_silo/secure_round).
   nlohmann::json sa = nlohmann::json::object();
+};
+
+// Message ids "<party>-<n>-<nonce>": unique per message, and per start of a party (the random
+// nonce), for the receivers' repeat check. Safe to call from several threads.
+class MessageIds {
+ public:
+  explicit MessageIds(int64_t party);
+  std::string next();
+
+ private:
+  int64_t party_;
+  std::string nonce_;
+  std::atomic<int64_t> n_{0};
 };
 
 // Encodes as a compact JSON object. decode() validates every field and throws ProtocolError

@@ -37,7 +37,9 @@ bool server_sends(MsgType t) {
   }
 }
 
-bool is_will(const Message& m) { return m.type == MsgType::kClientStatus && m.status == "OFFLINE"; }
+bool is_will(const Message& m) {
+  return m.type == MsgType::kClientStatus && m.status == Status::kOffline;
+}
 
 }  // namespace
 
@@ -64,7 +66,11 @@ const char* to_string(DropReason r) {
 MessageGuard::MessageGuard(GuardOptions options)
     : options_(std::move(options)), last_summary_(std::chrono::steady_clock::now()) {
   if (!options_.log) options_.log = spdlog::default_logger();
-  if (options_.auth) session_ = options_.auth->begin_session();
+  if (options_.auth) {
+    session_ = options_.auth->begin_session();
+  } else if (options_.ordered) {
+    session_ = 1;
+  }
 }
 
 std::string MessageGuard::seal(const Message& m) {
@@ -140,7 +146,8 @@ bool MessageGuard::accept_locked(const Message& m, DropReason& why, std::string&
     what = fmt::format("a repeat of {} {}", to_string(m.type), m.id);
     return false;
   }
-  if (!options_.auth) return remember_id_locked(m.id);  // unsigned: nothing to order by
+  // Unsigned over a network: a restarted party's numbers start again, nothing to order by.
+  if (!options_.auth && !options_.ordered) return remember_id_locked(m.id);
   Mark& mark = marks_[m.sender];
   auto at = std::tie(m.session, m.seq);
   if (at > std::tie(mark.session, mark.seq)) {

@@ -54,6 +54,9 @@ struct GuardOptions {
   std::shared_ptr<spdlog::logger> log;
   int lines_per_reason = 3;  // drops logged one by one per (sender, reason), then summarised
   std::chrono::seconds summary_interval{60};
+  // Without `auth`, still number messages and admit each sender's in order: for parties that
+  // cannot restart (the in-process transport of `simulate`), so the checks run there too.
+  bool ordered = false;
 };
 
 class MessageGuard {

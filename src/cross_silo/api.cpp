@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/gpu_mapping.h"
 #include "core/log.h"
 #include "fedsilo/distributed.h"
 #include "fedsilo/fedsilo.h"
@@ -20,9 +21,22 @@ torch::Device get_device(const Args& args) {
         "the CPU");
     return torch::kCPU;
   }
-  // FedML's gpu_mapping_file maps hosts to GPU counts; with one host, process k takes GPU
-  // (k mod device count).
   int64_t count = torch::cuda::device_count();
+  if (!args.gpu_mapping_file.empty()) {
+    // FedML's hierarchical cross-silo numbering: the server is process 0 of its mapping, a
+    // silo's trainers are processes 0..n-1 of theirs (each party reads its own config).
+    int64_t index = args.rank == 0 ? 0 : silo::SiloRole::of(args).silo_rank;
+    auto slot =
+        gpu_slot_from_mapping(args.resolve(args.gpu_mapping_file), args.gpu_mapping_key, index);
+    if (slot.gpu >= count) {
+      throw ConfigError(fmt::format(
+          "device_args.gpu_mapping_file {}: process {} is mapped to GPU {} of host {}, but this "
+          "machine has {} GPU(s)",
+          args.gpu_mapping_file, index, slot.gpu, slot.host, count));
+    }
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(slot.gpu));
+  }
+  // Without a mapping: process k of this machine takes GPU (k mod device count).
   int64_t slot = args.rank == 0 ? 0 : (args.rank - 1) * args.n_proc_in_silo();
   if (args.rank != 0) slot += silo::SiloRole::of(args).silo_rank;
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(slot % count));

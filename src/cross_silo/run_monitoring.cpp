@@ -1,5 +1,7 @@
 #include "cross_silo/run_monitoring.h"
 
+#include "comm/message.h"
+
 #include <spdlog/sinks/base_sink.h>
 
 #include <cstdlib>
@@ -42,7 +44,7 @@ std::optional<double> number(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-RunMonitoring::RunMonitoring(const Args& args) : args_(args) {
+RunMonitoring::RunMonitoring(const Args& args) : linger_s_(args.dashboard_linger_s) {
   if (args.dashboard_port != 0) {
     status_ =
         std::make_shared<monitor::RunStatus>(args.run_id, args.comm_round, args.client_id_list);
@@ -89,8 +91,10 @@ void RunMonitoring::silo_offline(int64_t silo) {
 
 void RunMonitoring::silo_progress(int64_t silo, int64_t round, const std::string& status) {
   if (!status_) return;
-  if (status == "TRAINING") status_->silo_progress(silo, round, monitor::SiloState::kTraining);
-  if (status == "UPLOADING") status_->silo_progress(silo, round, monitor::SiloState::kUploading);
+  if (status == comm::Status::kTraining)
+    status_->silo_progress(silo, round, monitor::SiloState::kTraining);
+  if (status == comm::Status::kUploading)
+    status_->silo_progress(silo, round, monitor::SiloState::kUploading);
 }
 
 void RunMonitoring::silo_reported(int64_t round, const SiloRoundStats& s, int64_t bytes_moved) {
@@ -153,13 +157,13 @@ void RunMonitoring::round_finished(const RoundStats& stats, int64_t bytes_up, in
 }
 
 void RunMonitoring::linger() {
-  if (!dashboard_ || args_.dashboard_linger_s <= 0) return;
+  if (!dashboard_ || linger_s_ <= 0) return;
   auto log = logging::role_logger("Server", 0);
   FS_LOG_INFO(log,
               "dashboard: showing the final state at {} for {} s (tracking_args."
               "dashboard_linger_s); Ctrl-C ends it",
-              dashboard_->url(), args_.dashboard_linger_s);
-  auto end = std::chrono::steady_clock::now() + seconds_to_duration(args_.dashboard_linger_s);
+              dashboard_->url(), linger_s_);
+  auto end = std::chrono::steady_clock::now() + seconds_to_duration(linger_s_);
   while (std::chrono::steady_clock::now() < end && pending_signal() == 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polls for a signal
 }

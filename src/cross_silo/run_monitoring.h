@@ -42,7 +42,7 @@ class RunMonitoring {
   }
 
  private:
-  const Args& args_;
+  double linger_s_;  // tracking_args.dashboard_linger_s
   std::shared_ptr<monitor::RunStatus> status_;
   std::unique_ptr<monitor::DashboardServer> dashboard_;
   std::unique_ptr<monitor::TensorBoardWriter> tensorboard_;

@@ -14,19 +14,30 @@
 namespace fedsilo::cross_silo {
 using comm::MsgType;
 
+namespace {
+// An ONLINE that answers CHECK_CLIENT_STATUS (metrics {"answer": true}); anything else a silo
+// put there is no answer.
+bool is_answer(const comm::Message& m) {
+  auto it = m.metrics.find("answer");
+  return it != m.metrics.end() && it->is_boolean() && it->get<bool>();
+}
+}  // namespace
+
 void ServerManager::on_status(const comm::Message& m) {
-  if (m.status == "ONLINE") {
+  if (m.status == comm::Status::kOnline) {
     FS_LOG_INFO(log_, "silo {} is ONLINE ({}/{})", m.sender, online_.size(),
                 args_.client_id_list.size());
     if (state_ == State::kWaitingOnline && online_.size() == args_.client_id_list.size()) {
       start_round(round_ + 1);
-    } else if (state_ == State::kTraining && pending_.count(m.sender)) {
-      // A silo that (re)starts or reconnects mid-round may have missed its request.
+    } else if (state_ == State::kTraining && pending_.count(m.sender) && !is_answer(m)) {
+      // A silo that (re)starts or reconnects mid-round may have missed its request; one that
+      // answers CHECK_CLIENT_STATUS only says it is there (in simulate every silo's answer to
+      // the first CHECK came after round 0 had started, and round 0 was uploaded twice).
       FS_LOG_INFO(log_, "silo {} is ONLINE while round {} waits for it; sending its request again",
                   m.sender, round_);
       send_round_request(m.sender);
     }
-  } else if (m.status == "OFFLINE") {
+  } else if (m.status == comm::Status::kOffline) {
     online_.erase(m.sender);
     monitoring_->silo_offline(m.sender);
     if (secure_ && drop_offline_secure_silo(m.sender)) return;
@@ -51,7 +62,7 @@ void ServerManager::abort(const std::string& why, ExitCode code) {
   FS_LOG_ERROR(log_, "{}; telling every silo to stop", why);
   for (int id : args_.client_id_list) {
     auto m = make(MsgType::kFinish, id);
-    m.status = "ABORTED";
+    m.status = comm::Status::kAborted;
     transport_.send(m);
   }
   state_ = State::kDone;
@@ -220,7 +231,7 @@ void ServerManager::resume(const CheckpointFiles::Loaded& loaded) {
     for (int id : args_.client_id_list) {
       auto m = make(MsgType::kFinish, id);
       m.model = c.final_model;
-      m.status = "COMPLETED";
+      m.status = comm::Status::kCompleted;
       transport_.send_retained(m);
     }
     state_ = State::kDone;

@@ -14,7 +14,7 @@ void ServerManager::note_progress(const comm::Message& m) {
     return;
   auto& p = progress_[m.sender];
   p.heard = clock_.now();
-  if (m.type == comm::MsgType::kClientStatus && m.status == "ALIVE") {
+  if (m.type == comm::MsgType::kClientStatus && m.status == comm::Status::kAlive) {
     // Heartbeats are signed, so only the silo itself can send them; a silo that reports ever
     // growing figures without working keeps the round open until comm_args.round_max_s.
     auto number = [&](const char* k) {

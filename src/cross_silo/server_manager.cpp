@@ -18,15 +18,6 @@ namespace fedsilo::cross_silo {
 using comm::Message;
 using comm::MsgType;
 
-namespace {
-
-std::string random_nonce() {
-  std::random_device rd;
-  return fmt::format("{:08x}", rd());
-}
-
-}  // namespace
-
 ServerManager::ServerManager(const Args& args, Model model, comm::Transport& transport,
                              comm::ObjectStore& store, Evaluator evaluate,
                              std::unique_ptr<Aggregator> aggregator, Clock& clock)
@@ -42,7 +33,7 @@ ServerManager::ServerManager(const Args& args, Model model, comm::Transport& tra
       monitoring_(std::make_unique<RunMonitoring>(args)),
       checkpoint_(args.run_output_dir()),
       log_(logging::role_logger("Server", 0)),
-      nonce_(random_nonce()) {
+      ids_(0) {
   layout_ = layout_of(state_of(model_.module()));
   run_config_ = args_to_json(args_);
   run_config_.erase("run");
@@ -60,7 +51,7 @@ double ServerManager::ms_since(Clock::time_point t) const {
 Message ServerManager::make(MsgType type, int64_t receiver) {
   Message m;
   m.type = type;
-  m.id = fmt::format("0-{}-{}", ++seq_, nonce_);
+  m.id = ids_.next();
   m.run_id = args_.run_id;
   m.sender = 0;
   m.receiver = receiver;
@@ -152,7 +143,7 @@ void ServerManager::handle(const Message& m) {
     return;
   }
   // Whatever a silo sends says it is there; only its last will says it is gone.
-  if (!(m.type == MsgType::kClientStatus && m.status == "OFFLINE")) {
+  if (!(m.type == MsgType::kClientStatus && m.status == comm::Status::kOffline)) {
     online_.insert(m.sender);
     monitoring_->silo_seen(m.sender);
     note_progress(m);
@@ -341,7 +332,7 @@ void ServerManager::finish_run() {
   for (int id : args_.client_id_list) {
     auto m = make(MsgType::kFinish, id);
     m.model = ref;
-    m.status = "COMPLETED";
+    m.status = comm::Status::kCompleted;
     transport_.send_retained(m);  // heard by silos restarted after the run ended too
   }
   state_ = State::kDone;

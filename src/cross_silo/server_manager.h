@@ -164,8 +164,7 @@ class ServerManager : public DrivenMachine {
   nlohmann::json last_metrics_;
   nlohmann::json last_record_;  // the last completed round's metrics.jsonl line
   nlohmann::json run_config_;   // the config the run started with (checkpointed)
-  int64_t seq_ = 0;
-  std::string nonce_;
+  comm::MessageIds ids_;
 };
 
 }  // namespace fedsilo::cross_silo

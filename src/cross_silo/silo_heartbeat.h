@@ -1,7 +1,7 @@
 #pragma once
 // Liveness that follows progress, not a clock. While a silo works on a round (fetching the
 // global model, training, uploading), a thread of the silo runtime, not the training loop,
-// sends the server CLIENT_STATUS "ALIVE" every interval with the round, the bytes the silo has
+// sends the server CLIENT_STATUS ALIVE every interval with the round, the bytes the silo has
 // moved through the store and the CPU seconds its process has used. The server waits for a silo
 // as long as these advance, and resends or gives up only on a silo that has stopped advancing
 // (docs/protocol.md "Liveness"). A round shorter than one interval sends none.

@@ -35,8 +35,6 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
       log_(logging::role_logger("Client", silo_id)) {
   layout_ = layout_of(state_of(model_.module()));
   if (args_.enable_sa) secure_params(args_);  // a bad prime stops the run before it starts
-  std::random_device rd;
-  nonce_ = fmt::format("{:08x}", rd());
   attacker_ = attacks::is_attacker(args_, id_);
   if (attacker_) {
     FS_LOG_WARN(log_, "ATTACK SIMULATION: this silo is an attacker (attack_args.attack_type {}{})",
@@ -116,13 +114,13 @@ Message SiloMaster::last_will(const Args& args, int64_t silo_id) {
   will.run_id = args.run_id;
   will.sender = silo_id;
   will.receiver = 0;
-  will.status = "OFFLINE";
+  will.status = comm::Status::kOffline;
   return will;
 }
 
 void SiloMaster::leave(const std::string& why) {
   auto off = make(MsgType::kClientStatus);
-  off.status = "OFFLINE";
+  off.status = comm::Status::kOffline;
   off.metrics = {{"reason", why}};
   transport_.send(off);
 }
@@ -147,7 +145,7 @@ ExitCode SiloMaster::on_signal(int sig) {
 Message SiloMaster::make(MsgType type) {
   Message m;
   m.type = type;
-  m.id = fmt::format("{}-{}-{}", id_, ++seq_, nonce_);
+  m.id = ids_.next();
   m.run_id = args_.run_id;
   m.sender = id_;
   m.receiver = 0;
@@ -157,12 +155,12 @@ Message SiloMaster::make(MsgType type) {
 
 void SiloMaster::on_reconnect() {
   if (done_) return;
-  send_status("ONLINE");
+  send_status(comm::Status::kOnline);
   if (last_reply_) send_again(*last_reply_);
 }
 
 void SiloMaster::send_again(Message m) {
-  m.id = fmt::format("{}-{}-{}", id_, ++seq_, nonce_);
+  m.id = ids_.next();
   m.sent_at_us = comm::now_us();
   transport_.send(m);
 }
@@ -190,7 +188,7 @@ void SiloMaster::send_progress(const std::string& status, int64_t round) {
 void SiloMaster::start() {
   FS_LOG_INFO(log_, "silo {} started (run {}); reporting ONLINE", id_, args_.run_id);
   deadline_ = clock_.now() + seconds_to_duration(args_.online_timeout_s);
-  send_status("ONLINE");
+  send_status(comm::Status::kOnline);
 }
 
 void SiloMaster::handle(const Message& m) {
@@ -206,9 +204,15 @@ void SiloMaster::handle(const Message& m) {
   }
   deadline_ = clock_.now() + seconds_to_duration(2 * args_.round_timeout_s);
   switch (m.type) {
-    case MsgType::kCheckClientStatus:
-      send_status("ONLINE");
+    case MsgType::kCheckClientStatus: {
+      // An answer, not news: the server must not take it for a silo that (re)started and may
+      // have missed its request (that is what the ONLINE of start() and on_reconnect() says).
+      auto answer = make(MsgType::kClientStatus);
+      answer.status = comm::Status::kOnline;
+      answer.metrics["answer"] = true;
+      transport_.send(answer);
       break;
+    }
     case MsgType::kInitConfig:
     case MsgType::kSyncModel:
       on_train(m);
@@ -274,7 +278,7 @@ void SiloMaster::on_train(const Message& m) {
   }
   FS_LOG_INFO(log_, "#######training########### round_id = {}", m.round);
   auto alive = make(MsgType::kClientStatus);
-  alive.status = "ALIVE";
+  alive.status = comm::Status::kAlive;
   alive.round = m.round;
   BusySpell busy(heartbeat_, alive);  // until the model is sent or the round is given up
   auto t0 = clock_.now();
@@ -295,7 +299,8 @@ void SiloMaster::on_train(const Message& m) {
   double download_ms = ms_since(t0);
   double notify_ms = m.sent_at_us ? (comm::now_us() - m.sent_at_us) / 1000.0 - download_ms : 0.0;
   last_round_ = m.round;
-  if (last_train_ms_ < 0 || last_train_ms_ >= kProgressWorthMs) send_progress("TRAINING", m.round);
+  if (last_train_ms_ < 0 || last_train_ms_ >= kProgressWorthMs)
+    send_progress(comm::Status::kTraining, m.round);
   const StateDict* correction = correction_.empty() ? nullptr : &correction_;
   if (on_round_) on_round_(m.round, m.data_silo_index, state_of(model_.module()), correction);
   if (args_.enable_sa) {
@@ -335,7 +340,7 @@ void SiloMaster::on_train(const Message& m) {
 
 void SiloMaster::upload_and_reply(Message reply) {
   if (last_upload_ms_ < 0 || last_upload_ms_ >= kProgressWorthMs)
-    send_progress("UPLOADING", reply.round);
+    send_progress(comm::Status::kUploading, reply.round);
   auto t0 = clock_.now();
   try {
     reply.model =
@@ -407,7 +412,7 @@ void SiloMaster::on_secure(const Message& m) {
 }
 
 void SiloMaster::on_finish(const Message& m) {
-  if (m.status == "ABORTED") {
+  if (m.status == comm::Status::kAborted) {
     FS_LOG_ERROR(log_, "the server aborted the run at round {}; stopping", m.round);
     exit_code_ = ExitCode::kAborted;
   } else if (!m.model.empty() && m.model.key != final_blob_key(args_.run_id)) {

@@ -121,8 +121,7 @@ class SiloMaster : public DrivenMachine {
   bool done_ = false;
   ExitCode exit_code_ = ExitCode::kCompleted;
   Clock::time_point deadline_;
-  int64_t seq_ = 0;
-  std::string nonce_;
+  comm::MessageIds ids_{id_};
 };
 
 }  // namespace fedsilo::cross_silo

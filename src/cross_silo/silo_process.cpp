@@ -202,6 +202,4 @@ int run_silo_launcher(const Args& args) {
   return silo::launch_trainers(args, argv);
 }
 
-std::string silo_log_name(const Args& args) { return silo::SiloRole::of(args).log_name(args); }
-
 }  // namespace fedsilo

@@ -30,7 +30,7 @@ RunSummary simulate(const Args& args, const FederatedDataset& dataset,
   if (!options.evaluator) options.evaluator = evaluate_on_server(dataset);
   comm::InprocBus bus;
   comm::MemoryStore store;
-  auto server_transport = bus.endpoint(0);
+  auto server_transport = bus.endpoint(0, args.run_id);
   ServerManager server(args, make_model(), *server_transport, store, options.evaluator,
                        options.aggregator(args));
 
@@ -42,7 +42,7 @@ RunSummary simulate(const Args& args, const FederatedDataset& dataset,
   std::vector<Silo> silos;
   for (int id : args.client_id_list) {
     Silo s;
-    s.transport = bus.endpoint(id);
+    s.transport = bus.endpoint(id, args.run_id);
     s.trainer = options.trainer(args, nullptr);
     s.master = std::make_unique<SiloMaster>(args, id, make_model(), *s.trainer, dataset,
                                             *s.transport, store);

@@ -172,6 +172,27 @@ TEST(ServerQuorum, TheDeadlineClosesARoundWithAQuorumAndFedAvgWeightsOnlyWhatArr
   EXPECT_EQ(line["silos"].size(), 2u);
 }
 
+// A silo's answer to CHECK_CLIENT_STATUS says it is there; only the ONLINE of a (re)start or a
+// reconnect says it may have missed its request. (In simulate every silo's answer to the first
+// CHECK arrived after round 0 began, and each uploaded round 0 twice.)
+TEST(ServerQuorum, AnAnswerToCheckClientStatusIsNotTakenForARejoin) {
+  Federation f;
+  auto req = f.start_all_online();
+  ASSERT_EQ(req[1].round, 0);
+  auto answer = f.from(1, MsgType::kClientStatus);
+  answer.status = comm::Status::kOnline;
+  answer.metrics["answer"] = true;
+  f.server->handle(answer);
+  EXPECT_FALSE(f.last_request(1)) << "the request was sent again for an answer";
+  auto odd = f.from(1, MsgType::kClientStatus);
+  odd.status = comm::Status::kOnline;
+  odd.metrics["answer"] = "yes";  // not a boolean: no answer, a rejoin
+  f.server->handle(odd);
+  EXPECT_EQ(f.last_request(1).value().round, 0);
+  f.say(1, comm::Status::kOnline);  // restarted: may have missed its request
+  EXPECT_EQ(f.last_request(1).value().round, 0);
+}
+
 TEST(ServerQuorum, ARunWhoseEveryRoundIsRejectedEndsWithItsOwnExitCode) {
   Federation f;
   auto req = f.start_all_online();

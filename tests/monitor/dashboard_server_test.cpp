@@ -112,7 +112,9 @@ TEST(Dashboard, IdleAndSlowClientsNeitherStarveARequestNorHoldTheServer) {
   std::vector<int> slow;
   for (int i = 0; i < 4; ++i) {
     slow.push_back(connect_to(server->port()));
-    ASSERT_EQ(::send(slow.back(), "GET /api/status HTTP/1.1\r\nHo", 30, 0), 30);
+    const std::string partial = "GET /api/status HTTP/1.1\r\nHo";
+    ASSERT_EQ(::send(slow.back(), partial.data(), partial.size(), 0),
+              static_cast<ssize_t>(partial.size()));
   }
   httplib::Client client("127.0.0.1", server->port());
   client.set_connection_timeout(2, 0);

@@ -1,6 +1,8 @@
 #include "test_services.h"
 #include "build_paths.h"
 
+#include <gtest/gtest.h>
+#include <mosquitto.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -69,6 +71,37 @@ std::string S3Server::write_config(const std::string& dir) const {
       << "BUCKET_NAME: fedsilo\nCN_S3_AKI: S3RVER\nCN_S3_SAK: S3RVER\nCN_REGION_NAME: us-east-1\n"
       << "S3_ENDPOINT: " << endpoint() << "\n";
   return path;
+}
+
+MqttOutsider::MqttOutsider(int port, bool record) {
+  mosquitto_lib_init();
+  m_ = mosquitto_new(nullptr, true, this);
+  mosquitto_message_callback_set(m_, [](mosquitto*, void* self, const mosquitto_message* msg) {
+    auto* t = static_cast<MqttOutsider*>(self);
+    std::lock_guard<std::mutex> lock(t->mu_);
+    t->seen_.emplace_back(msg->topic, std::string(static_cast<const char*>(msg->payload),
+                                                  static_cast<size_t>(msg->payloadlen)));
+  });
+  EXPECT_EQ(mosquitto_connect(m_, "127.0.0.1", port, 10), MOSQ_ERR_SUCCESS);
+  if (record) EXPECT_EQ(mosquitto_subscribe(m_, nullptr, "fedsilo/#", 1), MOSQ_ERR_SUCCESS);
+  mosquitto_loop_start(m_);
+}
+
+MqttOutsider::~MqttOutsider() {
+  mosquitto_disconnect(m_);
+  mosquitto_loop_stop(m_, false);
+  mosquitto_destroy(m_);
+}
+
+void MqttOutsider::publish(const std::string& topic, const std::string& payload) {
+  ASSERT_EQ(mosquitto_publish(m_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                              payload.data(), 1, false),
+            MOSQ_ERR_SUCCESS);
+}
+
+std::vector<std::pair<std::string, std::string>> MqttOutsider::recorded() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return seen_;
 }
 
 }  // namespace fedsilo::testutil

@@ -2,10 +2,15 @@
 // Real servers for the integration tests, on free loopback ports, stopped when the fixture ends:
 // Debian's mosquitto, and the npm package s3rver (installed by scripts/setup.sh).
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/subprocess.h"
 #include "test_util.h"
+
+struct mosquitto;
 
 namespace fedsilo::testutil {
 
@@ -27,6 +32,21 @@ class Broker {
   TempDir dir_;
   int port_;
   std::unique_ptr<Subprocess> proc_;
+};
+
+// An outsider on a test broker: no keys, anonymous. It publishes whatever bytes it is given, as
+// a misbehaving peer would, and with `record` keeps everything published under fedsilo/.
+class MqttOutsider {
+ public:
+  explicit MqttOutsider(int port, bool record = false);
+  ~MqttOutsider();
+  void publish(const std::string& topic, const std::string& payload);
+  std::vector<std::pair<std::string, std::string>> recorded();
+
+ private:
+  ::mosquitto* m_;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> seen_;
 };
 
 class S3Server {

@@ -42,30 +42,6 @@ Message check(int64_t silo, const std::string& id) {
   return m;
 }
 
-// A bare client that publishes whatever bytes it is given, as a misbehaving peer would.
-class RawPublisher {
- public:
-  explicit RawPublisher(int port) {
-    mosquitto_lib_init();
-    m_ = mosquitto_new(nullptr, true, nullptr);
-    EXPECT_EQ(mosquitto_connect(m_, "127.0.0.1", port, 10), MOSQ_ERR_SUCCESS);
-    mosquitto_loop_start(m_);
-  }
-  ~RawPublisher() {
-    mosquitto_disconnect(m_);
-    mosquitto_loop_stop(m_, false);
-    mosquitto_destroy(m_);
-  }
-  void publish(const std::string& topic, const std::string& payload) {
-    ASSERT_EQ(mosquitto_publish(m_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
-                                payload.data(), 1, false),
-              MOSQ_ERR_SUCCESS);
-  }
-
- private:
-  mosquitto* m_;
-};
-
 template <typename F>
 bool eventually(F&& condition, std::chrono::milliseconds timeout = 15s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -104,7 +80,7 @@ TEST(MqttTransport, DropsRepeatsMalformedOversizedAndImpersonation) {
   testutil::Broker broker;
   MqttTransport server(options_for(broker), "t", 0);
   server.connect(10s);
-  RawPublisher raw(broker.port());
+  testutil::MqttOutsider raw(broker.port());
   auto good = encode(status(1, "1-7"));
   raw.publish("fedsilo/t/c2s/1", good);
   raw.publish("fedsilo/t/c2s/1", good);  // QoS 1 may deliver twice
@@ -181,7 +157,7 @@ TEST(MqttTransport, SignedMessagesDropForgeriesReplaysAndNonCanonicalTopics) {
   EXPECT_EQ(got->id, "1-1");
   EXPECT_GT(got->seq, 0);
 
-  RawPublisher raw(broker.port());
+  testutil::MqttOutsider raw(broker.port());
   raw.publish("fedsilo/t/c2s/1", encode(status(1, "1-2")));  // unsigned
   MessageAuth mallory(other_keys.path(), 1);                 // someone else's "silo 1" key
   raw.publish("fedsilo/t/c2s/1", mallory.seal(encode(status(1, "1-3"))));

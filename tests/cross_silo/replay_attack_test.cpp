@@ -19,44 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Records everything published under fedsilo/ (as anyone allowed on the broker can) and
-// publishes whatever it is given.
-class Tap {
- public:
-  explicit Tap(int port) {
-    mosquitto_lib_init();
-    m_ = mosquitto_new(nullptr, true, this);
-    mosquitto_message_callback_set(m_, [](mosquitto*, void* self, const mosquitto_message* msg) {
-      auto* t = static_cast<Tap*>(self);
-      std::lock_guard<std::mutex> lock(t->mu_);
-      t->seen_.emplace_back(msg->topic, std::string(static_cast<const char*>(msg->payload),
-                                                    static_cast<size_t>(msg->payloadlen)));
-    });
-    EXPECT_EQ(mosquitto_connect(m_, "127.0.0.1", port, 10), MOSQ_ERR_SUCCESS);
-    EXPECT_EQ(mosquitto_subscribe(m_, nullptr, "fedsilo/#", 1), MOSQ_ERR_SUCCESS);
-    mosquitto_loop_start(m_);
-  }
-  ~Tap() {
-    mosquitto_disconnect(m_);
-    mosquitto_loop_stop(m_, false);
-    mosquitto_destroy(m_);
-  }
-  std::vector<std::pair<std::string, std::string>> seen() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return seen_;
-  }
-  void publish(const std::string& topic, const std::string& payload) {
-    ASSERT_EQ(mosquitto_publish(m_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
-                                payload.data(), 1, false),
-              MOSQ_ERR_SUCCESS);
-  }
-
- private:
-  mosquitto* m_;
-  std::mutex mu_;
-  std::vector<std::pair<std::string, std::string>> seen_;
-};
-
 void wait_for_rounds(testutil::CliRun& run, size_t rounds) {
   auto deadline = std::chrono::steady_clock::now() + 90s;
   while (run.rounds_done() < rounds && std::chrono::steady_clock::now() < deadline)
@@ -70,7 +32,8 @@ std::string shim() {
 
 // Replays `captured` onto run `run_id`'s topics: another run's messages with their run's
 // prefix replaced, this run's as they were.
-size_t replay(Tap& tap, const std::vector<std::pair<std::string, std::string>>& captured,
+size_t replay(testutil::MqttOutsider& tap,
+              const std::vector<std::pair<std::string, std::string>>& captured,
               const std::string& run_id) {
   size_t n = 0;
   for (const auto& [topic, payload] : captured) {
@@ -98,7 +61,7 @@ TEST(ReplayAttack, TheClockShimShiftsTheWallClockOfAProcess) {
 
 TEST(ReplayAttack, CapturedTrafficOfEarlierRunsAndOldWillsReplayedChangeNothing) {
   testutil::Broker broker;
-  Tap tap(broker.port());
+  testutil::MqttOutsider tap(broker.port(), /*record=*/true);
   // Run A: the same parties (one key folder), an earlier run on the same broker.
   testutil::CliRun a(broker, {"train_args.comm_round=2"});
   a.run_id_ = "runA";
@@ -108,7 +71,7 @@ TEST(ReplayAttack, CapturedTrafficOfEarlierRunsAndOldWillsReplayedChangeNothing)
   ASSERT_EQ(testutil::finish(*a_server, a, "server", 0), 0) << a.output("server", 0);
   ASSERT_EQ(testutil::finish(*a1, a, "client", 1), 0);
   ASSERT_EQ(testutil::finish(*a2, a, "client", 2), 0);
-  auto run_a = tap.seen();
+  auto run_a = tap.recorded();
 
   std::vector<std::string> b_sets = {"train_args.epochs=40", "train_args.comm_round=8",
                                      "security_args.key_dir=" + a.dir_ / "log/keys"};
@@ -135,7 +98,7 @@ TEST(ReplayAttack, CapturedTrafficOfEarlierRunsAndOldWillsReplayedChangeNothing)
   ASSERT_LT(b.rounds_done(), 8u) << "the run ended before the replays";
   // Everything seen so far, again: run A's traffic, this run's own (both server sessions'
   // requests, silo 2's old session and the will the broker published when it died).
-  size_t replayed = replay(tap, tap.seen(), "dist");
+  size_t replayed = replay(tap, tap.recorded(), "dist");
   EXPECT_GT(replayed, 50u);
 
   EXPECT_EQ(testutil::finish(*server, b, "server", 0, "-skewed"), 0)

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "build_paths.h"
 #include "fedsilo/simulate.h"
@@ -72,6 +73,25 @@ class CliRun {
   std::string config_;
   std::vector<std::string> sets_;
 };
+
+// Waits (with a deadline) until the run has recorded `rounds` rounds.
+inline void wait_for_rounds(CliRun& run, size_t rounds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (run.rounds_done() < rounds && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GE(run.rounds_done(), rounds) << run.output("server", 0);
+}
+
+// Waits (with a deadline) until `role` `rank`'s output holds `text`; false at the deadline.
+inline bool wait_for_output(CliRun& run, const std::string& role, int rank,
+                            const std::string& text) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (run.output(role, rank).find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
 
 inline int finish(Subprocess& p, CliRun& run, const std::string& role, int rank,
                   const std::string& tag = "") {

@@ -23,14 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Waits (with a deadline) until the run has recorded `rounds` rounds.
-void wait_for_rounds(testutil::CliRun& run, size_t rounds) {
-  auto deadline = std::chrono::steady_clock::now() + 90s;
-  while (run.rounds_done() < rounds && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  ASSERT_GE(run.rounds_done(), rounds) << run.output("server", 0);
-}
-
 std::string run_dir(testutil::CliRun& run) { return run.dir_ / "log/run_dist"; }
 
 }  // namespace
@@ -45,7 +37,7 @@ TEST(FaultTolerance, ThreeSilosQuorumTwoOneKilledForGoodTheRunCompletesAndNamesI
   auto server = run.start("server", 0);
   auto silo1 = run.start("client", 1), silo2 = run.start("client", 2),
        silo3 = run.start("client", 3);
-  wait_for_rounds(run, 1);
+  testutil::wait_for_rounds(run, 1);
   silo3->signal(SIGKILL);
   EXPECT_EQ(testutil::finish(*server, run, "server", 0), 0) << run.output("server", 0);
   EXPECT_EQ(testutil::finish(*silo1, run, "client", 1), 0) << run.output("client", 1);
@@ -71,7 +63,7 @@ TEST(FaultTolerance, ASiloKilledAndRestartedRejoinsAndTheModelIsUnchanged) {
   run.use_directory_store();
   auto server = run.start("server", 0);
   auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
-  wait_for_rounds(run, 2);
+  testutil::wait_for_rounds(run, 2);
   ASSERT_LT(run.rounds_done(), 8u) << "the run ended before silo 2 could be killed";
   silo2->signal(SIGKILL);
   silo2->wait_for(10s);
@@ -91,7 +83,7 @@ TEST(FaultTolerance, AServerKilledAtTwoRoundsAndRestartedEndsBitForBitLikeAnUnin
   run.use_directory_store();
   auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
   auto server = run.start("server", 0);
-  wait_for_rounds(run, 2);
+  testutil::wait_for_rounds(run, 2);
   server->signal(SIGKILL);
   server->wait_for(10s);
   size_t kept = run.rounds_done();
@@ -101,7 +93,7 @@ TEST(FaultTolerance, AServerKilledAtTwoRoundsAndRestartedEndsBitForBitLikeAnUnin
   EXPECT_EQ(log.back(), '\n') << "the log ends mid-line";
   EXPECT_NE(log.find(fmt::format("progress: round {}/10", kept - 1)), std::string::npos) << log;
   server = run.start("server", 0, {}, "-b");
-  wait_for_rounds(run, kept + 2);
+  testutil::wait_for_rounds(run, kept + 2);
   server->signal(SIGKILL);
   server->wait_for(10s);
   server = run.start("server", 0, {}, "-c");
@@ -133,10 +125,7 @@ TEST(FaultTolerance, ASecondServerOnARunExits2NamingTheFirstAndTheRunGoesOn) {
   // The first server waits for silo 3, which comes only after the second server has tried.
   auto server = run.start("server", 0);
   auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (run.output("server", 0).find("server started") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(testutil::wait_for_output(run, "server", 0, "server started"));
   auto second = run.start("server", 0, {}, "-second");
   EXPECT_EQ(testutil::finish(*second, run, "server", 0, "-second"), 2);
   auto out = run.output("server", 0, "-second");
@@ -156,7 +145,7 @@ TEST(FaultTolerance, ACorruptedCheckpointStopsTheServerWithExit2NamingTheFile) {
   run.use_directory_store();
   auto silo1 = run.start("client", 1), silo2 = run.start("client", 2);
   auto server = run.start("server", 0);
-  wait_for_rounds(run, 1);
+  testutil::wait_for_rounds(run, 1);
   server->signal(SIGKILL);
   server->wait_for(10s);
   auto checkpoint = nlohmann::json::parse(testutil::read_file(run_dir(run) + "/checkpoint.json"));
@@ -245,10 +234,8 @@ TEST(FaultTolerance, ASingleNodeSilosProcessGroupListensOnNoNetworkAddress) {
        "client_silo_args.pg_master_port=" + std::to_string(port), "comm_args.online_timeout_s=20"});
   run.use_directory_store();
   auto silo = run.start("client", 1);  // no server: it waits, its trainers met
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (run.output("client", 1).find("trainer 1 of 2 joined") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(testutil::wait_for_output(run, "client", 1, "trainer 1 of 2 joined"))
+      << run.output("client", 1);
   ASSERT_NE(run.output("client", 1).find("rendezvous"), std::string::npos)
       << run.output("client", 1);
   for (const std::string& host : {outside, std::string("127.0.0.1")}) {

@@ -19,13 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void wait_for_rounds(testutil::CliRun& run, size_t rounds) {
-  auto deadline = std::chrono::steady_clock::now() + 90s;
-  while (run.rounds_done() < rounds && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  ASSERT_GE(run.rounds_done(), rounds) << run.output("server", 0);
-}
-
 std::string shim() {
   return std::string(build_paths::binary_dir()) + "/tests/libfedsilo_clock_shift.so";
 }
@@ -79,7 +72,7 @@ TEST(ReplayAttack, CapturedTrafficOfEarlierRunsAndOldWillsReplayedChangeNothing)
   b.use_directory_store();
   auto server = b.start("server", 0);
   auto silo1 = b.start("client", 1), silo2 = b.start("client", 2);
-  wait_for_rounds(b, 1);
+  testutil::wait_for_rounds(b, 1);
   replay(tap, run_a, "dist");  // into the live run: every party has sent by now
   // Silo 2 dies (the broker publishes its will) and comes back with its clock 10 min behind.
   silo2->signal(SIGKILL);
@@ -87,14 +80,14 @@ TEST(ReplayAttack, CapturedTrafficOfEarlierRunsAndOldWillsReplayedChangeNothing)
   b.env_ = {{"LD_PRELOAD", shim()}, {"FEDSILO_CLOCK_SHIFT_S", "-600"}};
   auto silo2_again = b.start("client", 2, {}, "-skewed");
   size_t kept = b.rounds_done();
-  wait_for_rounds(b, kept + 1);
+  testutil::wait_for_rounds(b, kept + 1);
   // The server dies and resumes with its clock 10 min ahead.
   server->signal(SIGKILL);
   server->wait_for(10s);
   b.env_["FEDSILO_CLOCK_SHIFT_S"] = "600";
   server = b.start("server", 0, {}, "-skewed");
   b.env_.clear();
-  wait_for_rounds(b, b.rounds_done() + 1);
+  testutil::wait_for_rounds(b, b.rounds_done() + 1);
   ASSERT_LT(b.rounds_done(), 8u) << "the run ended before the replays";
   // Everything seen so far, again: run A's traffic, this run's own (both server sessions'
   // requests, silo 2's old session and the will the broker published when it died).

@@ -79,11 +79,22 @@ class FedAvgAggregator : public Aggregator {
 // train_args.federated_optimizer, server side: a fresh aggregator for the run.
 using AggregatorFactory = std::function<std::unique_ptr<Aggregator>(const Args& args)>;
 
+// What a federated_optimizer asks of the protocol and the silos, declared with the rule rather
+// than found by comparing its name: the server and the silos ask these questions.
+struct RuleNeeds {
+  bool control_variates = false;  // silos get a correction with each request (SCAFFOLD)
+  bool local_steps = false;       // each update must say how many local steps it took
+  bool proximal_term = false;     // silos add (fedprox_mu / 2) |w - w_global|^2 (FedProx)
+};
+
 namespace registry {
 // Built in: "FedAvg", "FedProx" (FedAvg at the server), "FedOpt" and "FedAvgM" (a server
 // optimizer, train_args.server_*), "FedNova", "SCAFFOLD"; each but SCAFFOLD adds defense_args
 // and dp_args rules when enabled.
 Registry<AggregatorFactory>& aggregators();
+// Each rule's needs; a rule registered without any needs nothing beyond FedAvg's.
+Registry<RuleNeeds>& rule_needs();
+RuleNeeds needs_of(const std::string& federated_optimizer);
 }  // namespace registry
 
 }  // namespace fedsilo

@@ -7,6 +7,7 @@
 #include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
 #include "cross_silo/server_manager.h"
+#include "fedsilo/aggregator.h"
 #include "fedsilo/error.h"
 #include "ml/dp_mechanism.h"
 #include "ml/model_blob.h"
@@ -91,7 +92,7 @@ void ServerManager::on_model(const Message& m) {
 }
 
 bool ServerManager::counts_steps() const {
-  return args_.federated_optimizer == "FedNova" || args_.federated_optimizer == "SCAFFOLD";
+  return registry::needs_of(args_.federated_optimizer).local_steps;
 }
 
 int64_t ServerManager::checked_local_steps(const Message& m) const {

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "cross_silo/blob_keys.h"
 #include "cross_silo/model_exchange.h"
+#include "fedsilo/aggregator.h"
 #include "fedsilo/error.h"
 #include "ml/attacks.h"
 #include "ml/local_dp.h"
@@ -62,7 +63,7 @@ StateDict& SiloMaster::receive_buffer() {
 }
 
 void SiloMaster::fetch_correction(const Message& m) {
-  if (args_.federated_optimizer != "SCAFFOLD") {
+  if (!registry::needs_of(args_.federated_optimizer).control_variates) {
     if (!m.control.empty())
       throw ProtocolError(
           fmt::format("it names a correction blob {}, which federated_optimizer {} "

@@ -16,6 +16,7 @@
 #include "core/signals.h"
 #include "cross_silo/driver_loop.h"
 #include "cross_silo/silo_master.h"
+#include "fedsilo/aggregator.h"
 #include "fedsilo/distributed.h"
 #include "fedsilo/error.h"
 #include "ml/attacks.h"
@@ -88,7 +89,8 @@ ExitCode run_silo_worker(const Args& args, const FederatedDataset& dataset, Mode
   auto trainer = make_trainer(args, &ddp);
   // SCAFFOLD's correction arrives with each round's model, into this buffer.
   StateDict correction;
-  if (args.federated_optimizer == "SCAFFOLD") correction = clone_state(state_of(model.module()));
+  if (registry::needs_of(args.federated_optimizer).control_variates)
+    correction = clone_state(state_of(model.module()));
   StateDict* with = correction.empty() ? nullptr : &correction;
   while (true) {
     if (int sig = pending_signal()) {

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/seed.h"
 
+#include "fedsilo/aggregator.h"
 #include "fedsilo/error.h"
 #include "fedsilo/trainer.h"
 
@@ -95,7 +96,7 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
       registry::client_optimizers().get(args_.client_optimizer)(args_, module.parameters());
   // FedProx (Li et al. 2020): the local objective adds (mu / 2) |w - w_global|^2, whose
   // gradient mu (w - w_global) joins each step's (silo-wide mean) gradient.
-  double mu = args_.federated_optimizer == "FedProx" ? args_.fedprox_mu : 0.0;
+  double mu = registry::needs_of(args_.federated_optimizer).proximal_term ? args_.fedprox_mu : 0.0;
   std::vector<torch::Tensor> anchor;
   if (mu > 0) {
     for (const auto& p : module.parameters()) anchor.push_back(p.detach().clone());

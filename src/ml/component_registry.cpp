@@ -23,6 +23,26 @@ Registry<AggregatorFactory>& aggregators() {
   return *r;
 }
 
+Registry<RuleNeeds>& rule_needs() {
+  static Registry<RuleNeeds>* r = [] {
+    auto* reg = new Registry<RuleNeeds>("train_args.federated_optimizer");
+    RuleNeeds prox, nova, scaffold;
+    prox.proximal_term = true;
+    nova.local_steps = true;
+    scaffold.local_steps = scaffold.control_variates = true;
+    reg->add("FedProx", prox);
+    reg->add("FedNova", nova);
+    reg->add("SCAFFOLD", scaffold);
+    return reg;
+  }();
+  return *r;
+}
+
+RuleNeeds needs_of(const std::string& federated_optimizer) {
+  auto& reg = rule_needs();
+  return reg.contains(federated_optimizer) ? reg.get(federated_optimizer) : RuleNeeds{};
+}
+
 Registry<TrainerFactory>& trainers() {
   static Registry<TrainerFactory>* r = [] {
     auto* reg = new Registry<TrainerFactory>("train_args.federated_optimizer");

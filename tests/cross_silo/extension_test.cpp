@@ -228,3 +228,25 @@ TEST(Extension, AFloat16ModelTravelsAndAggregatesInItsOwnDtype) {
         << final[i].first;
   }
 }
+
+// A rule says what it needs; nothing asks for its name. A user's rule that declares a proximal
+// term trains exactly like FedProx with the same mu.
+TEST(Extension, ARulesNeedsAreDeclaredNotMatchedByName) {
+  EXPECT_TRUE(registry::needs_of("FedProx").proximal_term);
+  EXPECT_TRUE(registry::needs_of("SCAFFOLD").control_variates);
+  EXPECT_TRUE(registry::needs_of("FedNova").local_steps);
+  EXPECT_FALSE(registry::needs_of("FedAvg").local_steps);
+  EXPECT_FALSE(registry::needs_of("NoSuchRule").proximal_term) << "no needs by default";
+  registry::aggregators().add("MyProx", registry::aggregators().get("FedProx"));
+  RuleNeeds prox;
+  prox.proximal_term = true;
+  registry::rule_needs().add("MyProx", prox);
+  auto final_bytes = [](const std::string& rule) {
+    SyntheticMnist run;
+    run.args.federated_optimizer = rule;
+    run.args.fedprox_mu = 0.5;
+    auto summary = simulate(run.args);
+    return testutil::read_file(summary.output_dir + "/final_model.safetensors");
+  };
+  EXPECT_EQ(final_bytes("MyProx"), final_bytes("FedProx"));
+}

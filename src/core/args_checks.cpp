@@ -8,68 +8,56 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/rule_checks.h"
 #include "fedsilo/error.h"
 
 namespace fedsilo {
 
-// A key that changes nothing for the chosen optimizer would be a silent no-op: refused.
+void config_fail(const std::string& msg) { throw ConfigError("config: " + msg); }
+
+void refuse_server_keys(const Args& a, bool server_lr_alone_ok) {
+  const Args d;
+  std::vector<std::string> keys;
+  if (a.server_optimizer != d.server_optimizer) keys.push_back("server_optimizer");
+  if (a.server_lr != d.server_lr) keys.push_back("server_lr");
+  if (a.server_momentum != d.server_momentum) keys.push_back("server_momentum");
+  if (a.server_beta1 != d.server_beta1) keys.push_back("server_beta1");
+  if (a.server_beta2 != d.server_beta2) keys.push_back("server_beta2");
+  if (a.server_epsilon != d.server_epsilon) keys.push_back("server_epsilon");
+  if (keys.empty() || (server_lr_alone_ok && keys == std::vector<std::string>{"server_lr"})) return;
+  config_fail(
+      fmt::format("train_args.{} is set, but federated_optimizer {} has no server optimizer; use "
+                  "federated_optimizer: FedOpt (or FedAvgM), or remove it",
+                  fmt::join(keys, ", "), a.federated_optimizer));
+}
+
+void refuse_fedprox_mu(const Args& a) {
+  if (a.fedprox_mu != 0) {
+    config_fail(
+        fmt::format("train_args.fedprox_mu = {} needs federated_optimizer: FedProx (it is {})",
+                    a.fedprox_mu, a.federated_optimizer));
+  }
+}
+
+void refuse_secure_aggregation(const Args& a) {
+  if (a.enable_sa)
+    config_fail("secure aggregation gives the server only the silos' sum, so federated_optimizer " +
+                a.federated_optimizer + " cannot run with it; use FedAvg or FedProx");
+}
+
 namespace {
 
+// A key that changes nothing for the chosen optimizer would be a silent no-op: refused. Each
+// rule checks its own keys (registered by the layer that owns it: core/rule_checks.h); a rule
+// without a check takes FedAvg's keys only.
 void check_algorithm_keys(const Args& a) {
-  auto fail = [](const std::string& msg) { throw ConfigError("config: " + msg); };
-  const Args d;
-  const std::string& opt = a.federated_optimizer;
-  bool fedopt = opt == "FedOpt" || opt == "FedAvgM";
-  std::vector<std::string> server_keys;
-  if (a.server_optimizer != d.server_optimizer) server_keys.push_back("server_optimizer");
-  if (a.server_lr != d.server_lr) server_keys.push_back("server_lr");
-  if (a.server_momentum != d.server_momentum) server_keys.push_back("server_momentum");
-  if (a.server_beta1 != d.server_beta1) server_keys.push_back("server_beta1");
-  if (a.server_beta2 != d.server_beta2) server_keys.push_back("server_beta2");
-  if (a.server_epsilon != d.server_epsilon) server_keys.push_back("server_epsilon");
-  bool scaffold = opt == "SCAFFOLD";
-  // SCAFFOLD's server step x + server_lr (mean - x) takes server_lr (eta_g) and nothing else.
-  if (scaffold && server_keys == std::vector<std::string>{"server_lr"}) server_keys.clear();
-  if (!fedopt && !server_keys.empty()) {
-    fail(
-        fmt::format("train_args.{} is set, but federated_optimizer {} has no server optimizer; "
-                    "use federated_optimizer: FedOpt (or FedAvgM), or remove it",
-                    fmt::join(server_keys, ", "), opt));
-  }
-  if (opt == "FedAvgM" && a.server_optimizer != "sgd") {
-    fail("federated_optimizer FedAvgM is sgd with server momentum; server_optimizer " +
-         a.server_optimizer + " needs federated_optimizer: FedOpt");
-  }
-  if (opt == "FedNova") {
-    if (a.client_optimizer != "sgd")
-      fail("federated_optimizer FedNova normalises by local SGD steps; client_optimizer " +
-           a.client_optimizer + " has no such normalisation (use sgd)");
-    if (a.enable_defense)
-      fail(
-          "federated_optimizer FedNova replaces the weighted mean, and so does defense_args; "
-          "choose one");
-  }
-  if (scaffold) {
-    // Option II estimates the mean gradient as (x - y_i) / (K lr): true of plain SGD steps.
-    if (a.client_optimizer != "sgd" || a.momentum != 0)
-      fail(
-          fmt::format("federated_optimizer SCAFFOLD's control variates assume plain SGD steps "
-                      "(client_optimizer sgd, momentum 0); it is client_optimizer {}, momentum {}",
-                      a.client_optimizer, a.momentum));
-    if (a.enable_defense || (a.enable_dp && a.dp_solution_type == "cdp"))
-      fail(
-          "federated_optimizer SCAFFOLD with defense_args or central DP (dp_args cdp) is not "
-          "supported: the server's control variates would be built from updates the rule "
-          "discards or clips; use local DP (ldp) or another optimizer");
-  }
-  if (a.fedprox_mu != 0 && opt != "FedProx") {
-    fail(fmt::format("train_args.fedprox_mu = {} needs federated_optimizer: FedProx (it is {})",
-                     a.fedprox_mu, opt));
+  auto fail = [](const std::string& msg) { config_fail(msg); };
+  if (run_rule_check(a) == RuleCheck::kNone) {
+    refuse_server_keys(a);
+    refuse_fedprox_mu(a);
+    refuse_secure_aggregation(a);
   }
   if (a.enable_sa) {
-    if (opt != "FedAvg" && opt != "FedProx")
-      fail("secure aggregation gives the server only the silos' sum, so federated_optimizer " +
-           opt + " cannot run with it; use FedAvg or FedProx");
     if (a.enable_defense)
       fail(
           "defense_args.enable_defense needs every silo's model, which secure aggregation "

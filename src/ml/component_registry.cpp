@@ -1,8 +1,11 @@
 // The built-in aggregators, trainers and client optimizers. Adding one is one line here (or a
 // registry::...().add() call in the user's program).
+#include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "core/args_checks.h"
 #include "core/config_choices.h"
+#include "core/rule_checks.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/trainer.h"
 #include "ml/configured_aggregator.h"
@@ -94,6 +97,64 @@ namespace {
                           [] { return registry::aggregators().names(); });
   register_config_choices("train_args.client_optimizer",
                           [] { return registry::client_optimizers().names(); });
+  return true;
+}();
+
+void check_fedopt(const Args& a) {
+  refuse_fedprox_mu(a);
+  refuse_secure_aggregation(a);
+}
+
+void check_fedavgm(const Args& a) {
+  if (a.server_optimizer != "sgd") {
+    config_fail("federated_optimizer FedAvgM is sgd with server momentum; server_optimizer " +
+                a.server_optimizer + " needs federated_optimizer: FedOpt");
+  }
+  check_fedopt(a);
+}
+
+void check_fednova(const Args& a) {
+  refuse_server_keys(a);
+  if (a.client_optimizer != "sgd")
+    config_fail("federated_optimizer FedNova normalises by local SGD steps; client_optimizer " +
+                a.client_optimizer + " has no such normalisation (use sgd)");
+  if (a.enable_defense)
+    config_fail(
+        "federated_optimizer FedNova replaces the weighted mean, and so does defense_args; "
+        "choose one");
+  refuse_fedprox_mu(a);
+  refuse_secure_aggregation(a);
+}
+
+void check_scaffold(const Args& a) {
+  // SCAFFOLD's server step x + server_lr (mean - x) takes server_lr (eta_g) and nothing else.
+  refuse_server_keys(a, /*server_lr_alone_ok=*/true);
+  // Option II estimates the mean gradient as (x - y_i) / (K lr): true of plain SGD steps.
+  if (a.client_optimizer != "sgd" || a.momentum != 0)
+    config_fail(
+        fmt::format("federated_optimizer SCAFFOLD's control variates assume plain SGD steps "
+                    "(client_optimizer sgd, momentum 0); it is client_optimizer {}, momentum {}",
+                    a.client_optimizer, a.momentum));
+  if (a.enable_defense || (a.enable_dp && a.dp_solution_type == "cdp"))
+    config_fail(
+        "federated_optimizer SCAFFOLD with defense_args or central DP (dp_args cdp) is not "
+        "supported: the server's control variates would be built from updates the rule "
+        "discards or clips; use local DP (ldp) or another optimizer");
+  refuse_fedprox_mu(a);
+  refuse_secure_aggregation(a);
+}
+
+// Which keys each built-in rule takes, and what it cannot run with (core/rule_checks.h).
+[[maybe_unused]] const bool kRuleChecksRegistered = [] {
+  register_rule_check("FedAvg", [](const Args& a) {
+    refuse_server_keys(a);
+    refuse_fedprox_mu(a);
+  });
+  register_rule_check("FedProx", [](const Args& a) { refuse_server_keys(a); });
+  register_rule_check("FedOpt", check_fedopt);
+  register_rule_check("FedAvgM", check_fedavgm);
+  register_rule_check("FedNova", check_fednova);
+  register_rule_check("SCAFFOLD", check_scaffold);
   return true;
 }();
 }  // namespace

@@ -29,16 +29,20 @@ void ServerManager::on_status(const comm::Message& m) {
                 args_.client_id_list.size());
     if (state_ == State::kWaitingOnline && online_.size() == args_.client_id_list.size()) {
       start_round(round_ + 1);
-    } else if (state_ == State::kTraining && pending_.count(m.sender) && !is_answer(m)) {
-      // A silo that (re)starts or reconnects mid-round may have missed its request; one that
-      // answers CHECK_CLIENT_STATUS only says it is there (in simulate every silo's answer to
-      // the first CHECK came after round 0 had started, and round 0 was uploaded twice).
+    } else if (state_ == State::kTraining && pending_.count(m.sender) &&
+               (!is_answer(m) || !asked_.count(m.sender))) {
+      // A silo that (re)starts or reconnects mid-round may have missed its request, and one
+      // skipped or taken for offline may never have had it (or lost its answer). One that was
+      // asked, and was not offline since, and answers CHECK_CLIENT_STATUS
+      // only says it is there (in simulate every silo's answer to the first CHECK came after
+      // round 0 had started, and round 0 was uploaded twice).
       FS_LOG_INFO(log_, "silo {} is ONLINE while round {} waits for it; sending its request again",
                   m.sender, round_);
       send_round_request(m.sender);
     }
   } else if (m.status == comm::Status::kOffline) {
     online_.erase(m.sender);
+    asked_.erase(m.sender);  // whatever it had may be lost: when it is back, it is asked again
     monitoring_->silo_offline(m.sender);
     if (secure_ && drop_offline_secure_silo(m.sender)) return;
     FS_LOG_WARN(log_, "silo {} went OFFLINE{}", m.sender,
@@ -90,7 +94,12 @@ void ServerManager::resend(bool only_quiet) {
     auto quiet_since = clock_.now() - seconds_to_duration(args_.resend_interval_s);
     std::vector<int64_t> ask;
     for (int64_t silo : pending_) {
-      if (!online_.count(silo)) continue;
+      if (!online_.count(silo)) {
+        // Taken for offline (its will), it may be alive and its ONLINE lost (sent while the
+        // broker had no subscriber): ask whether it is there; its answer gets it the request.
+        transport_.send(make(MsgType::kCheckClientStatus, silo));
+        continue;
+      }
       if (only_quiet && progress_[silo].heard > quiet_since) continue;  // it has its request
       ask.push_back(silo);
     }

@@ -109,6 +109,7 @@ std::string ServerManager::waiting_for() const {
 }
 
 void ServerManager::send_round_request(int64_t silo) {
+  asked_.insert(silo);
   auto m = make(round_ == 0 ? MsgType::kInitConfig : MsgType::kSyncModel, silo);
   m.model = global_ref_;
   m.data_silo_index = data_index_[silo];
@@ -210,6 +211,7 @@ void ServerManager::start_round(int64_t round) {
   if (args_.enable_sa)
     secure_ = std::make_unique<ServerSecureRound>(args_, round, selected_, layout_);
   pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
+  asked_.clear();
   std::vector<int64_t> offline, asked;
   for (int64_t silo : selected_) {
     if (online_.count(silo)) {

@@ -124,6 +124,7 @@ class ServerManager : public DrivenMachine {
   std::vector<int64_t> selected_;
   std::map<int64_t, int64_t> data_index_;  // silo -> data silo index this round
   std::set<int64_t> pending_;  // selected silos whose model has not come (online or not)
+  std::set<int64_t> asked_;    // silos sent this round's request (not the offline ones)
   int64_t retries_ = 0;        // this round's retries below quorum
   BlobRef global_ref_;
   std::map<int64_t, BlobRef> control_refs_;            // silo -> this round's correction

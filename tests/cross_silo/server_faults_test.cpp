@@ -193,6 +193,31 @@ TEST(ServerQuorum, AnAnswerToCheckClientStatusIsNotTakenForARejoin) {
   EXPECT_EQ(f.last_request(1).value().round, 0);
 }
 
+// A silo taken for offline (its will came, e.g. as the broker went down) whose ONLINE was lost
+// is asked whether it is there, and its answer gets it the round's request again.
+TEST(ServerQuorum, ASiloTakenForOfflineIsAskedAndItsAnswerGetsItsRequest) {
+  Federation f;
+  f.server->start();
+  f.say(1, comm::Status::kOnline);
+  f.say(2, comm::Status::kOnline);
+  f.say(3, comm::Status::kOnline);
+  f.say(3, comm::Status::kOffline);  // its will
+  for (int64_t k : {1, 2}) f.server->handle(f.answer(k, f.last_request(k).value(), 1.0f));
+  // Round 0 waits for silo 3 (quorum 3), which it takes for offline.
+  f.inbox(3);
+  f.server->on_quiet();
+  bool asked = false;
+  for (auto& m : f.inbox(3)) asked |= m.type == MsgType::kCheckClientStatus;
+  EXPECT_TRUE(asked) << "an offline silo the round waits for is asked whether it is there";
+  auto answer = f.from(3, MsgType::kClientStatus);
+  answer.status = comm::Status::kOnline;
+  answer.metrics["answer"] = true;
+  f.server->handle(answer);
+  auto req = f.last_request(3);
+  ASSERT_TRUE(req) << "its answer got it the round's request again (its own may be lost)";
+  EXPECT_EQ(req->round, 0);
+}
+
 TEST(ServerQuorum, ARunWhoseEveryRoundIsRejectedEndsWithItsOwnExitCode) {
   Federation f;
   auto req = f.start_all_online();

@@ -113,9 +113,8 @@ std::optional<Message> MessageGuard::check(int64_t sender, const std::string& wi
     what = e.what();
     return std::nullopt;
   }
-  int64_t receiver = options_.self_id == 0 ? 0 : options_.self_id;
   bool direction = server_sends(m.type) == (sender == 0);
-  if (m.sender != sender || m.receiver != receiver || !direction) {
+  if (m.sender != sender || m.receiver != options_.self_id || !direction) {
     why = DropReason::kRoute;
     what = fmt::format("{} {} claims sender {} / receiver {} on the route of {}", to_string(m.type),
                        m.id, m.sender, m.receiver, role(sender));

@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <random>
-
 #include "core/args_json.h"
 #include "core/log.h"
 #include "cross_silo/blob_keys.h"

@@ -173,9 +173,10 @@ std::string SiloMaster::waiting_for() const {
                      last_round_);
 }
 
-void SiloMaster::send_status(const std::string& status) {
+void SiloMaster::send_status(const std::string& status, bool answer) {
   auto m = make(MsgType::kClientStatus);
   m.status = status;
+  if (answer) m.metrics["answer"] = true;
   transport_.send(m);
 }
 
@@ -205,15 +206,11 @@ void SiloMaster::handle(const Message& m) {
   }
   deadline_ = clock_.now() + seconds_to_duration(2 * args_.round_timeout_s);
   switch (m.type) {
-    case MsgType::kCheckClientStatus: {
+    case MsgType::kCheckClientStatus:
       // An answer, not news: the server must not take it for a silo that (re)started and may
       // have missed its request (that is what the ONLINE of start() and on_reconnect() says).
-      auto answer = make(MsgType::kClientStatus);
-      answer.status = comm::Status::kOnline;
-      answer.metrics["answer"] = true;
-      transport_.send(answer);
+      send_status(comm::Status::kOnline, /*answer=*/true);
       break;
-    }
     case MsgType::kInitConfig:
     case MsgType::kSyncModel:
       on_train(m);

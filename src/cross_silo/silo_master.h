@@ -65,7 +65,8 @@ class SiloMaster : public DrivenMachine {
   // Secure aggregation (args.enable_sa): the server's SA_* requests of the current round.
   void on_secure(const comm::Message& m);
   comm::Message secure_reply(const comm::Message& request);
-  void send_status(const std::string& status);
+  // `answer`: it answers CHECK_CLIENT_STATUS (metrics {"answer": true}).
+  void send_status(const std::string& status, bool answer = false);
   // TRAINING / UPLOADING for `round`: the server's dashboard shows what the silo is doing.
   void send_progress(const std::string& status, int64_t round);
   // Sends an answer again as a new message (new id and sequence number): the first may have

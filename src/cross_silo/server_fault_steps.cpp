@@ -1,7 +1,6 @@
 // ServerManager's answers to faults (docs/protocol.md "Quorum" and "Server restart"): silos that
-// come and go, requests asked again, deadlines that close a round with a quorum or ask again,
-// store writes tried again, and the checkpoint a restarted server resumes from. Kept apart
-// from the plain round.
+// come and go, requests asked again, deadlines (the round exchange decides what a round's
+// deadline does), store writes tried again, and the checkpoint a restarted server resumes from.
 #include <thread>
 
 #include "core/log.h"
@@ -29,7 +28,7 @@ void ServerManager::on_status(const comm::Message& m) {
                 args_.client_id_list.size());
     if (state_ == State::kWaitingOnline && online_.size() == args_.client_id_list.size()) {
       start_round(round_ + 1);
-    } else if (state_ == State::kTraining && pending_.count(m.sender) &&
+    } else if (state_ == State::kTraining && exchange_->awaits(m.sender) &&
                (!is_answer(m) || !asked_.count(m.sender))) {
       // A silo that (re)starts or reconnects mid-round may have missed its request, and one
       // skipped or taken for offline may never have had it (or lost its answer). One that was
@@ -44,12 +43,11 @@ void ServerManager::on_status(const comm::Message& m) {
     online_.erase(m.sender);
     asked_.erase(m.sender);  // whatever it had may be lost: when it is back, it is asked again
     monitoring_->silo_offline(m.sender);
-    if (secure_ && drop_offline_secure_silo(m.sender)) return;
-    FS_LOG_WARN(log_, "silo {} went OFFLINE{}", m.sender,
-                pending_.count(m.sender)
-                    ? fmt::format(" before sending its model for round {}", round_)
-                    : "");
-    maybe_close_round();
+    if (state_ == State::kTraining) {
+      exchange_->on_offline(m.sender);
+    } else {
+      log_offline(*log_, m.sender, false, round_);
+    }
   } else {
     // TRAINING / UPLOADING: progress a silo reports while the round waits for it.
     FS_LOG_DEBUG(log_, "silo {} reports status {} for round {}", m.sender, m.status, m.round);
@@ -85,90 +83,7 @@ void ServerManager::resend(bool only_quiet) {
       if (!online_.count(id)) transport_.send(make(MsgType::kCheckClientStatus, id));
     }
   } else if (state_ == State::kTraining) {
-    if (secure_) {
-      FS_LOG_INFO(log_, "round {}: asking silos [{}] again for {}", round_,
-                  fmt::join(secure_->pending(), ", "), secure_->phase_name());
-      for (int64_t silo : secure_->pending()) send_secure_request(silo);
-      return;
-    }
-    auto quiet_since = clock_.now() - seconds_to_duration(args_.resend_interval_s);
-    std::vector<int64_t> ask;
-    for (int64_t silo : pending_) {
-      if (!online_.count(silo)) {
-        // Taken for offline (its will), it may be alive and its ONLINE lost (sent while the
-        // broker had no subscriber): ask whether it is there; its answer gets it the request.
-        transport_.send(make(MsgType::kCheckClientStatus, silo));
-        continue;
-      }
-      if (only_quiet && progress_[silo].heard > quiet_since) continue;  // it has its request
-      ask.push_back(silo);
-    }
-    if (ask.empty()) return;
-    FS_LOG_INFO(log_, "round {}: asking silos [{}] again", round_, fmt::join(ask, ", "));
-    for (int64_t silo : ask) send_round_request(silo);
-  }
-}
-
-int64_t ServerManager::models_in() const {
-  int64_t n = 0;
-  for (const auto& s : stats_.silos) n += s.rejected.empty() ? 1 : 0;
-  return n;
-}
-
-void ServerManager::maybe_close_round() {
-  if (state_ != State::kTraining || secure_) return;
-  refresh_round_deadline();  // the silos still awaited set it
-  bool all_offline = std::all_of(pending_.begin(), pending_.end(),
-                                 [&](int64_t silo) { return !online_.count(silo); });
-  if (!pending_.empty() && !(all_offline && models_in() >= args_.min_clients_per_round)) return;
-  if (!pending_.empty()) {
-    FS_LOG_WARN(log_, "round {}: closing with {} models (quorum {}); silos [{}] are offline",
-                round_, models_in(), args_.min_clients_per_round, fmt::join(pending_, ", "));
-  }
-  for (int64_t silo : pending_) stats_.dropped[silo] = "offline";
-  pending_.clear();
-  finish_round();
-}
-
-void ServerManager::close_round_at_deadline() {
-  std::vector<int64_t> missing(pending_.begin(), pending_.end());
-  if (models_in() >= args_.min_clients_per_round) {
-    FS_LOG_WARN(log_,
-                "round {}: deadline passed; closing with {} models (quorum {}), without silos "
-                "[{}]; their models for round {} are dropped if they still come",
-                round_, models_in(), args_.min_clients_per_round, fmt::join(missing, ", "), round_);
-    const char* late =
-        clock_.now() >= round_cap_ ? "no model within round_max_s" : "no model by the deadline";
-    for (int64_t silo : pending_) stats_.dropped[silo] = online_.count(silo) ? late : "offline";
-    pending_.clear();
-    finish_round();
-    return;
-  }
-  if (retries_ >= args_.round_retries) {
-    abort(fmt::format("deadline passed while waiting for {}: {} models in, the quorum is {}, "
-                      "and the round was asked again {} times (comm_args.round_retries)",
-                      waiting_for(), models_in(), args_.min_clients_per_round, retries_),
-          ExitCode::kDeadline);
-    return;
-  }
-  ++retries_;
-  FS_LOG_WARN(log_,
-              "round {}: deadline passed with {} of the quorum of {} models; missing silos [{}]; "
-              "asking them again (retry {} of {})",
-              round_, models_in(), args_.min_clients_per_round, fmt::join(missing, ", "), retries_,
-              args_.round_retries);
-  resend();
-  keep_answered_silos_waiting();
-  restart_round_clock();
-}
-
-// A silo that has answered waits 2 x round_timeout_s for the server's next word; a retried
-// round takes longer, so the silos not asked again hear that the server is still there.
-void ServerManager::keep_answered_silos_waiting() {
-  const auto& waiting = secure_ ? secure_->pending() : pending_;
-  for (int id : args_.client_id_list) {
-    if (online_.count(id) && !waiting.count(id))
-      transport_.send(make(MsgType::kCheckClientStatus, id));
+    exchange_->resend(only_quiet);
   }
 }
 
@@ -181,27 +96,15 @@ void ServerManager::on_deadline() {
                   args_.online_timeout_s, waiting_for(), online_.size(),
                   args_.min_clients_per_round);
       start_round(round_ + 1);
+      settle();
       return;
     }
     abort("deadline passed while waiting for " + waiting_for(), ExitCode::kDeadline);
     return;
   }
   if (state_ != State::kTraining) return;
-  if (!secure_) {
-    if (mark_stalled_silos()) return;  // others still progress: the round goes on
-    return close_round_at_deadline();
-  }
-  // A secure round's participants are fixed: it can only ask again for the phase it waits on.
-  if (retries_ >= args_.round_retries) {
-    abort("deadline passed while waiting for " + waiting_for(), ExitCode::kDeadline);
-    return;
-  }
-  ++retries_;
-  FS_LOG_WARN(log_, "round {}: deadline passed waiting for {}; asking again (retry {} of {})",
-              round_, waiting_for(), retries_, args_.round_retries);
-  resend();
-  keep_answered_silos_waiting();
-  deadline_ = clock_.now() + seconds_to_duration(args_.round_timeout_s);
+  exchange_->on_deadline();
+  settle();
 }
 
 void ServerManager::resume(const CheckpointFiles::Loaded& loaded) {
@@ -223,7 +126,7 @@ void ServerManager::resume(const CheckpointFiles::Loaded& loaded) {
     run_config_ = c.config;
   }
   load_state(model_.module(), loaded.model, "checkpoint model");
-  aggregator_->restore_state(loaded.aggregator);
+  strategy_->restore_state(loaded.aggregator);
   last_metrics_ = c.last_metrics;
   last_record_ = c.record;
   round_ = c.round;
@@ -283,7 +186,7 @@ void ServerManager::save_checkpoint(bool finished, const BlobRef& final_model) {
   c.last_metrics = last_metrics_;
   c.final_model = final_model;
   c.config = run_config_;
-  checkpoint_.save(c, state_of(model_.module()), aggregator_->saved_state());
+  checkpoint_.save(c, state_of(model_.module()), strategy_->saved_state());
 }
 
 }  // namespace fedsilo::cross_silo

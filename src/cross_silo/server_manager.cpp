@@ -24,8 +24,6 @@ ServerManager::ServerManager(const Args& args, Model model, comm::Transport& tra
       transport_(transport),
       store_(store),
       evaluate_(std::move(evaluate)),
-      aggregator_(aggregator ? std::move(aggregator)
-                             : registry::aggregators().get(args.federated_optimizer)(args)),
       clock_(clock),
       recorder_(args),
       monitoring_(std::make_unique<RunMonitoring>(args)),
@@ -35,11 +33,30 @@ ServerManager::ServerManager(const Args& args, Model model, comm::Transport& tra
   layout_ = layout_of(state_of(model_.module()));
   run_config_ = args_to_json(args_);
   run_config_.erase("run");
-  // Plain FedAvg folds from spool files in bounded memory (update_spool.h); other rules get
-  // whole models.
-  if (typeid(*aggregator_) == typeid(FedAvgAggregator))
-    spool_ = std::make_unique<UpdateSpool>(args_.run_output_dir() + "/spool");
-  if (args_.enable_sa) secure_params(args_);  // a bad prime stops the run before it starts
+  if (!aggregator) aggregator = registry::aggregators().get(args_.federated_optimizer)(args_);
+  strategy_ = make_round_strategy(args_, std::move(aggregator));
+  exchange_ = make_round_exchange(round_context(), *strategy_);
+}
+
+RoundContext ServerManager::round_context() {
+  auto send = [this](MsgType type, int64_t silo, nlohmann::json sa) {
+    auto m = make(type, silo);
+    m.sa = std::move(sa);
+    transport_.send(m);
+  };
+  return RoundContext{
+      args_,
+      clock_,
+      store_,
+      *monitoring_,
+      log_,
+      layout_,
+      online_,
+      data_silo_sizes_,
+      [this](int64_t silo) { send_round_request(silo); },
+      send,
+      [this](int64_t silo) { transport_.send(make(MsgType::kCheckClientStatus, silo)); },
+      [this](const std::string& key) { blobs_[round_].push_back(key); }};
 }
 
 double ServerManager::ms_since(Clock::time_point t) const {
@@ -94,12 +111,7 @@ std::string ServerManager::waiting_for() const {
       return fmt::format("silos [{}] to come online", fmt::join(missing, ", "));
     }
     case State::kTraining:
-      if (secure_) {
-        return fmt::format("silos [{}] to send their {} for round {}",
-                           fmt::join(secure_->pending(), ", "), secure_->phase_name(), round_);
-      }
-      return fmt::format("silos [{}] to send their models for round {}", fmt::join(pending_, ", "),
-                         round_);
+      return exchange_->waiting_for();
     case State::kDone:
       return "nothing (run finished)";
   }
@@ -111,21 +123,20 @@ void ServerManager::send_round_request(int64_t silo) {
   auto m = make(round_ == 0 ? MsgType::kInitConfig : MsgType::kSyncModel, silo);
   m.model = global_ref_;
   m.data_silo_index = data_index_[silo];
-  m.control = control_ref(silo);
+  m.control = payload_ref(silo);
   transport_.send(m);
 }
 
-BlobRef ServerManager::control_ref(int64_t silo) {
-  if (spool_ || secure_) return {};
-  auto it = control_refs_.find(silo);
-  if (it != control_refs_.end()) return it->second;
+BlobRef ServerManager::payload_ref(int64_t silo) {
+  auto it = payload_refs_.find(silo);
+  if (it != payload_refs_.end()) return it->second;
   BlobRef ref;
-  auto correction = aggregator_->correction_for(data_index_[silo]);
-  if (!correction.empty()) {
-    ref = put_with_retries(control_blob_key(args_.run_id, silo, round_), correction);
+  auto payload = strategy_->payload_for(data_index_[silo]);
+  if (!payload.empty()) {
+    ref = put_with_retries(control_blob_key(args_.run_id, silo, round_), payload);
     blobs_[round_].push_back(ref.key);
   }
-  return control_refs_[silo] = ref;
+  return payload_refs_[silo] = ref;
 }
 
 void ServerManager::handle(const Message& m) {
@@ -145,23 +156,47 @@ void ServerManager::handle(const Message& m) {
   if (!(m.type == MsgType::kClientStatus && m.status == comm::Status::kOffline)) {
     online_.insert(m.sender);
     monitoring_->silo_seen(m.sender);
-    note_progress(m);
+    if (state_ == State::kTraining) exchange_->heard(m);
   }
   switch (m.type) {
     case MsgType::kClientStatus:
       on_status(m);
       break;
     case MsgType::kSendModel:
-      secure_ ? on_masked_model(m) : on_model(m);
-      break;
     case MsgType::kSaAdvertise:
     case MsgType::kSaShares:
     case MsgType::kSaReveal:
-      on_secure(m);
+      on_round_message(m);
       break;
     default:
       FS_LOG_WARN(log_, "dropping {} {} from silo {}: the server does not take this message type",
                   to_string(m.type), m.id, m.sender);
+  }
+  settle();
+}
+
+void ServerManager::on_round_message(const Message& m) {
+  if (state_ != State::kTraining) {
+    FS_LOG_WARN(log_, "dropping {} {} from silo {} for round {}: the server is not training",
+                to_string(m.type), m.id, m.sender, m.round);
+    return;
+  }
+  exchange_->on_message(m);
+}
+
+void ServerManager::settle() {
+  // Finishing a round starts the next, which may complete at once (every silo offline).
+  while (state_ == State::kTraining) {
+    switch (exchange_->state()) {
+      case RoundExchange::State::kComplete:
+        finish_round();
+        break;
+      case RoundExchange::State::kFailed:
+        abort(exchange_->failure(), ExitCode::kDeadline);
+        break;
+      case RoundExchange::State::kOpen:
+        return;
+    }
   }
 }
 
@@ -169,23 +204,10 @@ void ServerManager::start_round(int64_t round) {
   state_ = State::kTraining;
   round_ = round;
   round_start_ = clock_.now();
-  retries_ = 0;
-  selected_ = select_silos(args_, round);
   stats_ = RoundStats{};
   stats_.round = round;
-  stats_.selected = selected_;
-  if (args_.enable_sa) {
-    // A secure round's participants are fixed when it starts: a silo offline now sits it out.
-    std::vector<int64_t> online;
-    for (int64_t silo : selected_) {
-      if (online_.count(silo)) {
-        online.push_back(silo);
-      } else {
-        stats_.dropped[silo] = "offline when the round started";
-      }
-    }
-    selected_ = online;
-  }
+  stats_.selected = select_silos(args_, round);
+  selected_ = exchange_->participants(stats_.selected, stats_);
   auto data = select_data_silos(args_, round, stats_.selected.size());
   data_index_.clear();
   for (size_t i = 0; i < stats_.selected.size(); ++i) data_index_[stats_.selected[i]] = data[i];
@@ -199,16 +221,9 @@ void ServerManager::start_round(int64_t round) {
   global_ref_ = put_with_retries(global_blob_key(args_.run_id, round), global);  // once a round
   blobs_[round].push_back(global_ref_.key);
   stats_.server_upload_ms = ms_since(t0);
-  if (spool_) {
-    spool_->reset(layout_);
-  } else {
-    aggregator_->reset(global);
-  }
-  control_refs_.clear();
-  secure_.reset();
-  if (args_.enable_sa)
-    secure_ = std::make_unique<ServerSecureRound>(args_, round, selected_, layout_);
-  pending_ = std::set<int64_t>(selected_.begin(), selected_.end());
+  strategy_->begin_round(global);
+  payload_refs_.clear();
+  exchange_->begin(RoundPlan{round, selected_, data_index_, global_ref_.size, &stats_});
   asked_.clear();
   std::vector<int64_t> offline, asked;
   for (int64_t silo : selected_) {
@@ -219,29 +234,21 @@ void ServerManager::start_round(int64_t round) {
       offline.push_back(silo);  // asked when it says ONLINE; not waited for beyond the quorum
     }
   }
-  round_bytes_down_ = 0;
   monitoring_->round_started(round, asked);
   if (!offline.empty())
     FS_LOG_WARN(log_, "round {}: selected silos [{}] are offline; the round needs {} of {} models",
                 round, fmt::join(offline, ", "), args_.min_clients_per_round, selected_.size());
-  restart_round_clock();
-  maybe_close_round();
+  exchange_->opened();
 }
 
 void ServerManager::finish_round() {
   auto t0 = clock_.now();
-  if (secure_ && secure_->phase() != ServerSecureRound::Phase::kUnmasked) {
-    FS_LOG_ERROR(log_, "round {}: secure aggregation failed ({}); the global model stays as it was",
-                 round_, secure_->failure());
-    stats_.aggregate_rejected = true;
-  } else if (secure_ ? secure_->total_weight() > 0 : total_weight() > 0) {
-    auto aggregate = secure_  ? secure_->result()
-                     : spool_ ? spool_->report()
-                              : aggregator_->report();
-    stats_.aggregation = secure_ ? secure_dp_metrics() : aggregator_->round_metrics();
+  auto outcome = exchange_->outcome();
+  if (outcome.model) {
+    stats_.aggregation = outcome.metrics;
     try {
-      check_finite(aggregate, fmt::format("aggregate of round {}", round_));
-      load_state(model_.module(), aggregate, "aggregate");
+      check_finite(*outcome.model, fmt::format("aggregate of round {}", round_));
+      load_state(model_.module(), *outcome.model, "aggregate");
     } catch (const ProtocolError& e) {
       // Never publish a non-finite global model: the round's result is dropped instead.
       FS_LOG_ERROR(log_, "round {}: {}; the round is rejected and the global model stays as it was",
@@ -249,10 +256,6 @@ void ServerManager::finish_round() {
       stats_.aggregate_rejected = true;
     }
   } else {
-    FS_LOG_WARN(log_,
-                "round {}: no update was accepted (every one rejected, or trained on 0 samples); "
-                "the global model stays as it was",
-                round_);
     stats_.aggregate_rejected = true;  // no new global model, whatever the reason
   }
   stats_.aggregate_ms = ms_since(t0);
@@ -269,12 +272,11 @@ void ServerManager::finish_round() {
   }
   stats_.round_ms = ms_since(round_start_);
   stats_.elapsed_s = ms_since(run_start_) / 1000.0;
-  stats_.retries = retries_;
   last_record_ = stats_.to_json();
   // The checkpoint first: a crash before the metrics line is mended from it on restart.
   save_checkpoint(false);
   recorder_.round(stats_);
-  monitoring_->round_finished(stats_, global_ref_.size, round_bytes_down_);
+  monitoring_->round_finished(stats_, global_ref_.size, outcome.bytes_in);
   if (!last) {
     start_round(round_ + 1);
   } else {
@@ -283,21 +285,6 @@ void ServerManager::finish_round() {
   // After the next round's requests are out: the deletes (one store request each, 6-8 ms with
   // s3rver) overlap the silos' work instead of delaying it.
   retire_blobs(retire_below);
-}
-
-void ServerManager::reject_update(const Message& m, const std::string& why) {
-  FS_LOG_ERROR(log_, "round {}: rejecting silo {}'s update ({}); the round goes on without it",
-               round_, m.sender, why);
-  blobs_[round_].push_back(m.model.key);
-  pending_.erase(m.sender);
-  SiloRoundStats s;
-  s.silo = m.sender;
-  s.data_silo_index = data_index_[m.sender];
-  s.num_samples = m.num_samples;
-  s.rejected = why;
-  stats_.silos.push_back(std::move(s));
-  monitoring_->silo_reported(round_, stats_.silos.back(), 0);
-  maybe_close_round();
 }
 
 void ServerManager::set_data_silo_sizes(std::map<int64_t, int64_t> sizes) {

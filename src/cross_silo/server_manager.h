@@ -11,12 +11,12 @@
 #include "comm/transport.h"
 #include "core/clock.h"
 #include "cross_silo/driver_loop.h"
+#include "cross_silo/round_exchange.h"
 #include "cross_silo/round_stats.h"
+#include "cross_silo/round_strategy.h"
 #include "cross_silo/run_monitoring.h"
 #include "cross_silo/run_recorder.h"
-#include "cross_silo/secure_round.h"
 #include "cross_silo/server_checkpoint.h"
-#include "cross_silo/update_spool.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/args.h"
 #include "fedsilo/cross_silo.h"
@@ -41,7 +41,9 @@ class ServerManager : public DrivenMachine {
 
   // The current wait, for log lines ("silos 1, 2 to report round 7") and its deadline.
   std::string waiting_for() const override;
-  Clock::time_point deadline() const override { return deadline_; }
+  Clock::time_point deadline() const override {
+    return state_ == State::kTraining ? exchange_->deadline() : deadline_;
+  }
   // The deadline passed. Waiting for silos to come online: starts with those online when they
   // are a quorum. In a round: closes it with the models in when they are a quorum, else asks
   // the missing silos again (comm_args.round_retries), else tells every silo to stop
@@ -69,40 +71,25 @@ class ServerManager : public DrivenMachine {
  private:
   enum class State { kWaitingOnline, kTraining, kDone };
   void on_status(const comm::Message& m);
-  void on_model(const comm::Message& m);
-  // Secure aggregation (args.enable_sa): the SA_* messages, and what a finished phase sends.
-  void on_secure(const comm::Message& m);
-  void on_masked_model(const comm::Message& m);
-  void after_secure_step(bool phase_done);
-  void send_secure_request(int64_t silo);
-  bool drop_offline_secure_silo(int64_t silo);  // true when it was this round's to drop
+  // SEND_MODEL and secure aggregation's SA_* messages: the round exchange's.
+  void on_round_message(const comm::Message& m);
+  // Acts on what the exchange's round came to: finishes it, or ends the run.
+  void settle();
   void start_round(int64_t round);
-  // Closes the round when nothing more can come: every selected silo reported, or every one
-  // still missing is offline and the models in are a quorum.
-  void maybe_close_round();
-  void close_round_at_deadline();
-  void keep_answered_silos_waiting();
-  int64_t models_in() const;
   void finish_round();
   void resume(const CheckpointFiles::Loaded& loaded);
   void save_checkpoint(bool finished, const BlobRef& final_model = {});
   void finish_run();
   void send_round_request(int64_t silo);
-  // The aggregator's correction for `silo` this round (SCAFFOLD), put in the store once a round
-  // and silo; empty for rules without one.
-  BlobRef control_ref(int64_t silo);
+  // The strategy's payload for `silo` this round (SCAFFOLD's correction), put in the store
+  // once a round and silo; empty for rules without one.
+  BlobRef payload_ref(int64_t silo);
   void retire_blobs(int64_t round);
   // put_model, tried again with backoff (about 15 s in all) on a StoreError: a store that
   // restarts or answers 503 for a moment does not end the run; one that stays down does.
   BlobRef put_with_retries(const std::string& key, const StateDict& state);
   comm::Message make(comm::MsgType type, int64_t receiver);
-  // The update's local_steps, within what its sample count allows (FedNova needs it).
-  int64_t checked_local_steps(const comm::Message& m) const;
-  bool counts_steps() const;  // the rule divides by local_steps (FedNova, SCAFFOLD)
-  // The round's DP figures when secure aggregation hides the updates from the aggregator.
-  std::map<std::string, double> secure_dp_metrics() const;
-  void check_sample_count(int64_t silo, int64_t num_samples) const;
-  void reject_update(const comm::Message& m, const std::string& why);
+  RoundContext round_context();
   double ms_since(Clock::time_point t) const;
 
   Args args_;
@@ -110,12 +97,13 @@ class ServerManager : public DrivenMachine {
   comm::Transport& transport_;
   comm::ObjectStore& store_;
   Evaluator evaluate_;
-  std::unique_ptr<Aggregator> aggregator_;
   Clock& clock_;
   RunRecorder recorder_;
   std::unique_ptr<RunMonitoring> monitoring_;
   CheckpointFiles checkpoint_;
   std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<RoundStrategy> strategy_;  // the rule: what silos get, how updates combine
+  std::unique_ptr<RoundExchange> exchange_;  // how the updates come: plain or secure
 
   State state_ = State::kWaitingOnline;
   ExitCode exit_code_ = ExitCode::kCompleted;
@@ -123,45 +111,15 @@ class ServerManager : public DrivenMachine {
   int64_t round_ = -1;
   std::vector<int64_t> selected_;
   std::map<int64_t, int64_t> data_index_;  // silo -> data silo index this round
-  std::set<int64_t> pending_;  // selected silos whose model has not come (online or not)
-  std::set<int64_t> asked_;    // silos sent this round's request (not the offline ones)
-  int64_t retries_ = 0;        // this round's retries below quorum
+  std::set<int64_t> asked_;                // silos sent this round's request (not the offline ones)
   BlobRef global_ref_;
-  std::map<int64_t, BlobRef> control_refs_;            // silo -> this round's correction
+  std::map<int64_t, BlobRef> payload_refs_;            // silo -> this round's payload
   std::map<int64_t, std::vector<std::string>> blobs_;  // round -> keys still in the store
   StateDict layout_;
-  std::unique_ptr<UpdateSpool> spool_;  // plain FedAvg: folds from disk, not from memory
-  double total_weight() const {
-    return spool_ ? spool_->total_weight() : aggregator_->total_weight();
-  }
-  std::unique_ptr<ServerSecureRound> secure_;  // this round's, when enable_sa
   std::map<int64_t, int64_t> data_silo_sizes_;
-  Clock::time_point deadline_;
-  // Liveness by progress (server_liveness.cpp): a round waits for each selected silo until
-  // round_timeout_s after the last progress it showed (any message, or an ALIVE whose bytes or
-  // CPU time advanced); a silo past that is stalled, and once every silo still awaited is, the
-  // round's deadline rules apply. comm_args.round_max_s caps an attempt, progress or not.
-  struct SiloProgress {
-    Clock::time_point at;     // last progress
-    Clock::time_point heard;  // last message of any kind: it has its request
-    int64_t bytes = -1;
-    double cpu_s = -1;
-  };
-  std::map<int64_t, SiloProgress> progress_;
-  std::set<int64_t> stalled_;
-  // comm_args.round_max_s: the end of this attempt however the silos progress (max when no cap).
-  Clock::time_point round_cap_ = Clock::time_point::max();
-  Clock::time_point kept_waiting_at_;  // the answered silos last heard the round goes on
-  void note_progress(const comm::Message& m);
-  void restart_round_clock();
-  void refresh_round_deadline();
-  double round_cap_s() const;
-  // On the deadline in a round: marks silos that stopped progressing; true when others are
-  // still progressing and the round goes on.
-  bool mark_stalled_silos();
+  Clock::time_point deadline_;  // while waiting for silos to come online
   Clock::time_point run_start_, round_start_;
   RoundStats stats_;
-  int64_t round_bytes_down_ = 0;  // silo blobs read this round
   nlohmann::json last_metrics_;
   nlohmann::json last_record_;  // the last completed round's metrics.jsonl line
   nlohmann::json run_config_;   // the config the run started with (checkpointed)

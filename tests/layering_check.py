@@ -30,7 +30,7 @@ PUBLIC = {
     "args.h": "core", "error.h": "core", "exit_code.h": "core", "registry.h": "core",
     "dataset.h": "data",
     "model.h": "model",
-    "state_dict.h": "ml", "trainer.h": "ml", "aggregator.h": "ml",
+    "state_dict.h": "ml", "trainer.h": "ml", "aggregator.h": "ml", "aggregation_rule.h": "ml",
     "cross_silo.h": "cross_silo", "simulate.h": "cross_silo", "distributed.h": "cross_silo",
     "fedsilo.h": "cross_silo", "provision.h": "cross_silo",
 }

@@ -84,7 +84,6 @@ using AggregatorFactory = std::function<std::unique_ptr<Aggregator>(const Args& 
 struct RuleNeeds {
   bool control_variates = false;  // silos get a correction with each request (SCAFFOLD)
   bool local_steps = false;       // each update must say how many local steps it took
-  bool proximal_term = false;     // silos add (fedprox_mu / 2) |w - w_global|^2 (FedProx)
 };
 
 namespace registry {

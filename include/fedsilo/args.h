@@ -143,6 +143,12 @@ struct Args {
   std::string config_dir;   // folder of the config file: relative paths also resolve here
   std::vector<std::string> ignored_keys;  // "section.key: why", FedML keys that do not matter here
 
+  // Numeric keys a component registered (register_config_key): "section.key" -> value.
+  std::map<std::string, double> extra;
+  // A registered key's value: the config's, else its default. Throws ConfigError for a key
+  // nobody registered.
+  double extra_value(const std::string& key) const;
+
   int64_t n_proc_in_silo() const { return n_node_in_silo * n_proc_per_node; }
   // Folder for this run's outputs (metrics.jsonl, final model, logs).
   std::string run_output_dir() const;
@@ -152,6 +158,12 @@ struct Args {
   // The folder of the signing keys (security_args.key_dir).
   std::string signing_key_dir() const;
 };
+
+// Adds a numeric config key owned by a component outside the schema (an aggregation rule's
+// hyperparameter): the config accepts it within [lo, hi], --set reaches it, the run's recorded
+// config holds it. Register before loading the config (a static initializer does).
+void register_config_key(const std::string& section, const std::string& key, double default_value,
+                         double lo, double hi);
 
 // Loads a config file. `overrides` are "section.key=value" strings applied before validation,
 // so overridden values are checked exactly like values from the file. Throws ConfigError.

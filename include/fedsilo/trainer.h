@@ -60,17 +60,38 @@ struct EvalResult {
   int64_t num_samples = 0;
 };
 
+// A change a rule makes to every local step's gradient (FedProx's proximal term, SCAFFOLD's
+// correction), registered with the rule's trainer rather than asked for by its name.
+class StepHook {
+ public:
+  virtual ~StepHook() = default;
+  // Before the round's first step, with the model as the round starts.
+  virtual void begin(torch::nn::Module& module, const TrainContext& ctx) = 0;
+  // After the step's silo-wide mean gradient is in place, before the optimizer steps.
+  virtual void adjust(torch::nn::Module& module) = 0;
+};
+
+// FedProx (Li et al. 2020): the local objective adds (mu / 2) |w - w_global|^2, whose gradient
+// mu (w - w_global) joins each step's gradient.
+std::unique_ptr<StepHook> proximal_term_hook(double mu);
+// SCAFFOLD (Karimireddy et al. 2020): each step's gradient g becomes g + (c - c_i), the
+// round's TrainContext::correction.
+std::unique_ptr<StepHook> control_variate_hook();
+
 // Cross-entropy classification with SGD (lr, momentum, weight_decay) or Adam, per-epoch
 // reshuffle seeded from (random_seed, round, data silo, epoch), batches split over the silo's
-// trainers with split_for_dist_trainers. `sync` may be null (one trainer).
+// trainers with split_for_dist_trainers. `sync` may be null (one trainer); `hooks` adjust each
+// step's gradient, in order.
 class ClassificationTrainer : public Trainer {
  public:
-  explicit ClassificationTrainer(const Args& args, GradientSync* sync = nullptr);
+  explicit ClassificationTrainer(const Args& args, GradientSync* sync = nullptr,
+                                 std::vector<std::unique_ptr<StepHook>> hooks = {});
   TrainResult train(Model& model, const TensorData& data, const TrainContext& ctx) override;
 
  private:
   Args args_;
   GradientSync* sync_;
+  std::vector<std::unique_ptr<StepHook>> hooks_;
 };
 
 // train_args.federated_optimizer, silo side: the local trainer of one silo process; `sync`
@@ -83,7 +104,8 @@ using OptimizerFactory = std::function<std::unique_ptr<torch::optim::Optimizer>(
     const Args& args, std::vector<torch::Tensor> parameters)>;
 
 namespace registry {
-// Built in: "FedAvg" (ClassificationTrainer).
+// Built in: "FedAvg" (ClassificationTrainer), "FedProx" and "SCAFFOLD" (the same with their
+// StepHook).
 Registry<TrainerFactory>& trainers();
 // Built in: "sgd", "adam".
 Registry<OptimizerFactory>& client_optimizers();

@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -282,10 +283,7 @@ const std::vector<Field>& schema() {
       field("dp_args", "enable_rdp_accountant", boolean(&Args::enable_rdp_accountant)),
       field("dp_args", "rdp_alpha", real(&Args::rdp_alpha, 0, false, 1e6)),
       field("defense_args", "enable_defense", boolean(&Args::enable_defense)),
-      field("defense_args", "defense_type",
-            choice(&Args::defense_type, {"krum", "multikrum", "coordinate_wise_median", "median",
-                                         "coordinate_wise_trimmed_mean", "trimmed_mean",
-                                         "geometric_median", "rfa", "norm_diff_clipping"})),
+      field("defense_args", "defense_type", registered(&Args::defense_type)),
       field("defense_args", "byzantine_client_num", integer(&Args::byzantine_client_num, 0)),
       field("defense_args", "krum_param_m", integer(&Args::krum_param_m, 1)),
       field("defense_args", "beta", real(&Args::trimmed_mean_beta, 0, false, 0.5)),
@@ -324,9 +322,22 @@ const std::vector<Field>& schema() {
   return fields;
 }
 
+// Keys components registered (register_config_key), with their defaults.
+struct ExtraKey {
+  Field field;
+  double default_value;
+};
+std::deque<ExtraKey>& extra_keys() {
+  static std::deque<ExtraKey> keys;  // a deque: Field pointers stay valid as it grows
+  return keys;
+}
+
 const Field* find_field(const std::string& section, const std::string& key) {
   for (const auto& f : schema()) {
     if (section == f.section && key == f.key) return &f;
+  }
+  for (const auto& e : extra_keys()) {
+    if (section == e.field.section && key == e.field.key) return &e.field;
   }
   return nullptr;
 }
@@ -356,6 +367,30 @@ void apply_override(YAML::Node& root, const std::string& spec) {
 
 }  // namespace
 
+void register_config_key(const std::string& section, const std::string& key, double default_value,
+                         double lo, double hi) {
+  if (find_field(section, key))
+    throw Error("config key " + section + "." + key + " is registered twice");
+  std::string path = section + "." + key;
+  // The names live as long as the program: Field holds C strings.
+  auto* names = new std::pair<std::string, std::string>(section, key);
+  Field f{names->first.c_str(), names->second.c_str(),
+          [lo, hi](Args& a, const YAML::Node& n, const std::string& p) {
+            a.extra[p] = config::real(n, p, lo, false, hi);
+          },
+          [path](const Args& a) { return nlohmann::json(a.extra_value(path)); }};
+  extra_keys().push_back({std::move(f), default_value});
+}
+
+double Args::extra_value(const std::string& key) const {
+  auto it = extra.find(key);
+  if (it != extra.end()) return it->second;
+  for (const auto& e : extra_keys()) {
+    if (key == std::string(e.field.section) + "." + e.field.key) return e.default_value;
+  }
+  throw ConfigError("config key " + key + " is not registered (register_config_key)");
+}
+
 std::string Args::run_output_dir() const {
   return (std::filesystem::path(log_file_dir) / ("run_" + run_id)).string();
 }
@@ -374,6 +409,7 @@ nlohmann::json args_to_json(const Args& a) {
   for (const auto& f : schema()) {
     if (f.write) out[f.section][f.key] = f.write(a);
   }
+  for (const auto& e : extra_keys()) out[e.field.section][e.field.key] = e.field.write(a);
   out["run"] = {{"rank", a.rank}, {"run_id", a.run_id}, {"config_file", a.config_file}};
   return out;
 }

@@ -75,33 +75,8 @@ void check_algorithm_keys(const Args& a) {
   if (a.enable_defense) {
     if (a.defense_type.empty())
       fail("defense_args.enable_defense is true but defense_args.defense_type is not set");
-    int64_t n = a.min_clients_per_round ? a.min_clients_per_round : a.client_num_per_round;
-    int64_t f = a.byzantine_client_num;
-    bool krum = a.defense_type == "krum" || a.defense_type == "multikrum";
-    if (krum && 2 * f + 2 > n - a.krum_param_m) {
-      fail(fmt::format(
-          "defense_args {} tolerates byzantine_client_num = {} only with at least 2f + 2 + "
-          "krum_param_m = {} models in every round; a round may close with {} "
-          "(train_args.min_clients_per_round, or client_num_per_round)",
-          a.defense_type, f, 2 * f + 2 + a.krum_param_m, n));
-    }
-    bool trimmed =
-        a.defense_type == "coordinate_wise_trimmed_mean" || a.defense_type == "trimmed_mean";
-    for (int64_t m = n; trimmed && m <= a.client_num_per_round; ++m) {
-      int64_t cut = static_cast<int64_t>(std::floor(a.trimmed_mean_beta * static_cast<double>(m)));
-      if (m - 2 * cut < 1) {
-        fail(fmt::format(
-            "defense_args.beta = {:g} trims {} of the {} models at each end of a round that "
-            "closes with {}, keeping none: every such round would be rejected; lower beta, or "
-            "raise min_clients_per_round / client_num_per_round",
-            a.trimmed_mean_beta, cut, m, m));
-      }
-    }
-    if (a.defense_type == "multikrum" && a.krum_param_m < 2)
-      fail(
-          "defense_args.defense_type multikrum averages krum_param_m >= 2 models; set "
-          "krum_param_m or use krum");
   }
+  run_config_checks(a);  // defense_args' own keys, by the defenses
   if (a.enable_attack) {
     if (a.attack_type.empty())
       fail("attack_args.enable_attack is true but attack_args.attack_type is not set");

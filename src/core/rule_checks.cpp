@@ -9,6 +9,7 @@ namespace {
 struct Checks {
   std::mutex mu;
   std::map<std::string, std::function<void(const Args&)>> by_rule;
+  std::map<std::string, std::function<void(const Args&)>> by_owner;
 };
 
 Checks& checks() {
@@ -36,6 +37,22 @@ RuleCheck run_rule_check(const Args& a) {
   }
   check(a);
   return RuleCheck::kChecked;
+}
+
+void register_config_check(const std::string& owner, std::function<void(const Args&)> check) {
+  auto& c = checks();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.by_owner[owner] = std::move(check);
+}
+
+void run_config_checks(const Args& a) {
+  std::map<std::string, std::function<void(const Args&)>> all;
+  {
+    auto& c = checks();
+    std::lock_guard<std::mutex> lock(c.mu);
+    all = c.by_owner;
+  }
+  for (const auto& [owner, check] : all) check(a);
 }
 
 }  // namespace fedsilo

@@ -19,4 +19,9 @@ enum class RuleCheck {
 };
 RuleCheck run_rule_check(const Args& a);
 
+// Checks a component owns whatever the rule (defense_args' keys, by the defenses): each runs on
+// every config, and throws ConfigError naming what is wrong.
+void register_config_check(const std::string& owner, std::function<void(const Args&)> check);
+void run_config_checks(const Args& a);
+
 }  // namespace fedsilo

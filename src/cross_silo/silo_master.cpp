@@ -12,7 +12,6 @@
 #include "fedsilo/aggregator.h"
 #include "fedsilo/error.h"
 #include "ml/attacks.h"
-#include "ml/local_dp.h"
 #include "ml/model_blob.h"
 
 namespace fedsilo::cross_silo {
@@ -36,16 +35,11 @@ SiloMaster::SiloMaster(const Args& args, int64_t silo_id, Model model, Trainer& 
       log_(logging::role_logger("Client", silo_id)) {
   layout_ = layout_of(state_of(model_.module()));
   if (args_.enable_sa) secure_params(args_);  // a bad prime stops the run before it starts
-  attacker_ = attacks::is_attacker(args_, id_);
-  if (attacker_) {
-    FS_LOG_WARN(log_, "ATTACK SIMULATION: this silo is an attacker (attack_args.attack_type {}{})",
-                args_.attack_type,
-                args_.attack_type == "byzantine" ? ", attack_mode " + args_.attack_mode : "");
+  if (attacks::is_attacker(args_, id_)) {
+    FS_LOG_WARN(log_, "ATTACK SIMULATION: this silo is an attacker (attack_args.attack_type {})",
+                attacks::describe(args_));
   }
-  if (args_.enable_dp && args_.dp_solution_type == "ldp") {
-    dp::calibrate(args_);  // a noise scale no model survives stops the silo before round 0
-    ldp_noise_ = std::make_unique<dp::NoiseSource>();
-  }
+  filters_ = make_upload_filters(args_, id_);
 }
 
 namespace {
@@ -82,25 +76,12 @@ void SiloMaster::fetch_correction(const Message& m) {
   check_finite(correction_, what);
 }
 
-bool SiloMaster::keeps_global_for_upload() const {
-  return ldp_noise_ || (attacker_ && args_.attack_type == "byzantine");
-}
+bool SiloMaster::keeps_global_for_upload() const { return !filters_.empty(); }
 
 void SiloMaster::before_upload(int64_t round, const StateDict& global) {
-  if (!keeps_global_for_upload()) return;
+  if (filters_.empty()) return;
   auto trained = state_of(model_.module());  // references: writes change the model
-  if (attacker_ && args_.attack_type == "byzantine") {
-    FS_LOG_WARN(log_, "ATTACK SIMULATION: round {}: replacing the trained model ({} mode)", round,
-                args_.attack_mode);
-    attacks::corrupt_model(args_, round, id_, global, trained);
-  }
-  if (ldp_noise_) {
-    auto c = dp::calibrate(args_);
-    double norm = dp::privatize_update(c, *ldp_noise_, global, trained);
-    FS_LOG_INFO(log_,
-                "round {}: local DP: update norm {:.4g} clipped to {:.4g}, noise scale {:.4g}",
-                round, norm, c.clip, c.scale);
-  }
+  for (auto& filter : filters_) filter->apply(round, global, trained);
 }
 
 double SiloMaster::ms_since(Clock::time_point t) const {

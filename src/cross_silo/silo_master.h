@@ -20,7 +20,7 @@
 #include "fedsilo/model.h"
 #include "fedsilo/state_dict.h"
 #include "fedsilo/trainer.h"
-#include "ml/dp_mechanism.h"
+#include "ml/upload_filter.h"
 #include "monitor/system_metrics.h"
 
 namespace fedsilo::cross_silo {
@@ -77,7 +77,7 @@ class SiloMaster : public DrivenMachine {
   // when the server asks again.
   void upload_and_reply(comm::Message reply);
   comm::Message make(comm::MsgType type);
-  // attack_args and local DP: what happens to the trained model before it leaves the silo.
+  // The upload filters, on the trained model.
   void before_upload(int64_t round, const StateDict& global);
   bool keeps_global_for_upload() const;
   StateDict& receive_buffer();  // incoming_, allocated on first use
@@ -95,8 +95,8 @@ class SiloMaster : public DrivenMachine {
   comm::CountingStore store_;  // counts the bytes the heartbeat reports as progress
   SiloHeartbeat heartbeat_;
   RoundStart on_round_;
-  bool attacker_ = false;                       // attack_args chose this silo
-  std::unique_ptr<dp::NoiseSource> ldp_noise_;  // dp_args ldp
+  // What happens to the trained model before it leaves: attack simulation, local DP.
+  std::vector<std::unique_ptr<UploadFilter>> filters_;
   Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   StateDict layout_;

@@ -34,6 +34,15 @@ bool is_attacker(const Args& a, int64_t silo) {
   return std::find(ids.begin(), ids.end(), silo) != ids.end();
 }
 
+std::string describe(const Args& a) {
+  return a.attack_type == "byzantine" ? a.attack_type + ", attack_mode " + a.attack_mode
+                                      : a.attack_type;
+}
+
+bool replaces_model(const Args& a, int64_t silo) {
+  return a.attack_type == "byzantine" && is_attacker(a, silo);
+}
+
 TensorData flip_labels(const Args& a, const TensorData& data) {
   TensorData out = data;
   auto original = data.y;

@@ -2,6 +2,7 @@
 // attack_args: silos that misbehave on purpose, so that a defense can be measured (FedML's
 // byzantine and label_flipping attacks). Off unless attack_args.enable_attack is true; every
 // attacking silo says so in its log at start and in each round.
+#include <string>
 #include <vector>
 
 #include "fedsilo/args.h"
@@ -15,6 +16,10 @@ namespace fedsilo::attacks {
 // ratio_of_poisoned_client of the silos, at least one). Empty when attacks are off.
 std::vector<int> attacking_silos(const Args& args);
 bool is_attacker(const Args& args, int64_t silo);
+// The attack in a silo's start-up warning ("byzantine, attack_mode zero").
+std::string describe(const Args& args);
+// Whether silo `silo` replaces its trained model (byzantine) before upload.
+bool replaces_model(const Args& args, int64_t silo);
 
 // label_flipping: a copy of `data` whose labels in original_class_list become the matching
 // target_class_list entry.

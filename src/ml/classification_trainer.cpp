@@ -5,7 +5,6 @@
 #include "core/log.h"
 #include "core/seed.h"
 
-#include "fedsilo/aggregator.h"
 #include "fedsilo/error.h"
 #include "fedsilo/trainer.h"
 
@@ -42,44 +41,11 @@ torch::Tensor epoch_order(int64_t n, uint64_t seed) {
   return torch::tensor(order, torch::kInt64);
 }
 
-void add_to_gradients(const std::vector<torch::Tensor>& params,
-                      const std::vector<torch::Tensor>& add) {
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < params.size(); ++i) {
-    auto p = params[i];
-    if (p.grad().defined()) {
-      p.mutable_grad().add_(add[i]);
-    } else {
-      p.mutable_grad() = add[i].clone();  // a parameter no loss reached
-    }
-  }
-}
-
-void add_proximal_gradient(const std::vector<torch::Tensor>& params,
-                           const std::vector<torch::Tensor>& anchor, double mu) {
-  std::vector<torch::Tensor> prox;
-  for (size_t i = 0; i < params.size(); ++i) prox.push_back((params[i].detach() - anchor[i]) * mu);
-  add_to_gradients(params, prox);
-}
-
-// SCAFFOLD's correction per parameter, in parameter order, on the parameters' device and dtype.
-std::vector<torch::Tensor> correction_per_parameter(const torch::nn::Module& module,
-                                                    const StateDict& correction) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : module.named_parameters()) {
-    auto it = std::find_if(correction.begin(), correction.end(),
-                           [&](const auto& e) { return e.first == p.key(); });
-    if (it == correction.end() || !it->second.sizes().equals(p.value().sizes()))
-      throw ProtocolError("SCAFFOLD correction: no tensor of parameter " + p.key() + "'s shape");
-    out.push_back(it->second.to(p.value().options()));
-  }
-  return out;
-}
-
 }  // namespace
 
-ClassificationTrainer::ClassificationTrainer(const Args& args, GradientSync* sync)
-    : args_(args), sync_(sync) {}
+ClassificationTrainer::ClassificationTrainer(const Args& args, GradientSync* sync,
+                                             std::vector<std::unique_ptr<StepHook>> hooks)
+    : args_(args), sync_(sync), hooks_(std::move(hooks)) {}
 
 TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
                                          const TrainContext& round) {
@@ -94,17 +60,7 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
   auto input = input_options_of(module);
   auto optimizer =
       registry::client_optimizers().get(args_.client_optimizer)(args_, module.parameters());
-  // FedProx (Li et al. 2020): the local objective adds (mu / 2) |w - w_global|^2, whose
-  // gradient mu (w - w_global) joins each step's (silo-wide mean) gradient.
-  double mu = registry::needs_of(args_.federated_optimizer).proximal_term ? args_.fedprox_mu : 0.0;
-  std::vector<torch::Tensor> anchor;
-  if (mu > 0) {
-    for (const auto& p : module.parameters()) anchor.push_back(p.detach().clone());
-  }
-  // SCAFFOLD (Karimireddy et al. 2020): every step's gradient g becomes g + (c - c_i).
-  std::vector<torch::Tensor> correction;
-  if (ctx.correction && !ctx.correction->empty())
-    correction = correction_per_parameter(module, *ctx.correction);
+  for (auto& hook : hooks_) hook->begin(module, ctx);
   TrainResult result;
   result.num_samples = data.size();
   for (int64_t epoch = 0; epoch < args_.epochs; ++epoch) {
@@ -142,8 +98,7 @@ TrainResult ClassificationTrainer::train(Model& model, const TensorData& data,
           if (p.grad().defined()) p.grad().div_(static_cast<double>(step_total));
         }
       }
-      if (mu > 0) add_proximal_gradient(module.parameters(), anchor, mu);
-      if (!correction.empty()) add_to_gradients(module.parameters(), correction);
+      for (auto& hook : hooks_) hook->adjust(module);
       optimizer->step();
       ++result.local_steps;
       // At most ~10 progress lines per epoch, as the seed prints them, whatever the batch count.

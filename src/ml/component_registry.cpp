@@ -6,18 +6,29 @@
 #include "core/args_checks.h"
 #include "core/config_choices.h"
 #include "core/rule_checks.h"
+#include "fedsilo/aggregation_rule.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/trainer.h"
-#include "ml/configured_aggregator.h"
+#include "ml/fednova.h"
 #include "ml/scaffold_aggregator.h"
+#include "ml/server_optimizer.h"
 
 namespace fedsilo::registry {
 
 Registry<AggregatorFactory>& aggregators() {
   static Registry<AggregatorFactory>* r = [] {
     auto* reg = new Registry<AggregatorFactory>("train_args.federated_optimizer");
-    for (const char* name : {"FedAvg", "FedProx", "FedOpt", "FedAvgM", "FedNova"})
-      reg->add(name, make_configured_aggregator);
+    // Each but SCAFFOLD is a rule that defense_args and dp_args wrap (compose_aggregator).
+    AggregatorFactory mean = [](const Args& a) { return compose_aggregator(a); };
+    AggregatorFactory server_step = [](const Args& a) {
+      return compose_aggregator(a, nullptr, std::make_unique<ServerOptimizer>(a));
+    };
+    reg->add("FedAvg", mean);
+    reg->add("FedProx", mean);  // the proximal term is the silos'
+    reg->add("FedOpt", server_step);
+    reg->add("FedAvgM", server_step);
+    reg->add("FedNova",
+             [](const Args& a) { return compose_aggregator(a, fednova_rule(a.momentum)); });
     reg->add("SCAFFOLD", [](const Args& a) -> std::unique_ptr<Aggregator> {
       return std::make_unique<ScaffoldAggregator>(a);
     });
@@ -29,11 +40,9 @@ Registry<AggregatorFactory>& aggregators() {
 Registry<RuleNeeds>& rule_needs() {
   static Registry<RuleNeeds>* r = [] {
     auto* reg = new Registry<RuleNeeds>("train_args.federated_optimizer");
-    RuleNeeds prox, nova, scaffold;
-    prox.proximal_term = true;
+    RuleNeeds nova, scaffold;
     nova.local_steps = true;
     scaffold.local_steps = scaffold.control_variates = true;
-    reg->add("FedProx", prox);
     reg->add("FedNova", nova);
     reg->add("SCAFFOLD", scaffold);
     return reg;
@@ -51,6 +60,16 @@ Registry<TrainerFactory>& trainers() {
     auto* reg = new Registry<TrainerFactory>("train_args.federated_optimizer");
     reg->add("FedAvg", [](const Args& a, GradientSync* sync) {
       return std::make_unique<ClassificationTrainer>(a, sync);
+    });
+    reg->add("FedProx", [](const Args& a, GradientSync* sync) {
+      std::vector<std::unique_ptr<StepHook>> hooks;
+      hooks.push_back(proximal_term_hook(a.fedprox_mu));
+      return std::make_unique<ClassificationTrainer>(a, sync, std::move(hooks));
+    });
+    reg->add("SCAFFOLD", [](const Args& a, GradientSync* sync) {
+      std::vector<std::unique_ptr<StepHook>> hooks;
+      hooks.push_back(control_variate_hook());
+      return std::make_unique<ClassificationTrainer>(a, sync, std::move(hooks));
     });
     return reg;
   }();

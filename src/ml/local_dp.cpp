@@ -4,6 +4,8 @@
 
 namespace fedsilo::dp {
 
+bool is_local(const Args& a) { return a.enable_dp && a.dp_solution_type == "ldp"; }
+
 double privatize_update(const Calibration& c, NoiseSource& noise, const StateDict& global,
                         StateDict& model) {
   torch::NoGradGuard no_grad;

@@ -8,6 +8,9 @@
 
 namespace fedsilo::dp {
 
+// dp_args asks each silo to privatize its update (ldp).
+bool is_local(const Args& args);
+
 // Rewrites `model` (the silo's trained model, floating tensors only) as global + clip(update)
 // + noise. Returns the update's norm before clipping.
 double privatize_update(const Calibration& c, NoiseSource& noise, const StateDict& global,

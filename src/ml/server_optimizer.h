@@ -8,14 +8,24 @@
 #include <string>
 #include <vector>
 
+#include "fedsilo/aggregation_rule.h"
 #include "fedsilo/args.h"
 #include "fedsilo/state_dict.h"
 
 namespace fedsilo {
 
-class ServerOptimizer {
+// The step after the rule (an AggregationStage): FedOpt's and FedAvgM's.
+class ServerOptimizer : public AggregationStage {
  public:
   explicit ServerOptimizer(const Args& args);
+
+  void on_result(std::vector<double>& aggregate, const FlatModel& model, const Weights&,
+                 RoundFigures&) override {
+    step(model.global(), aggregate, model.floating_mask());
+  }
+  void save_state(StateDict& into) const override {
+    for (auto& entry : saved_state()) into.push_back(std::move(entry));
+  }
 
   // sgd with lr 1 and no momentum: the new global model is the aggregate itself (FedAvg).
   bool is_identity() const;
@@ -26,7 +36,7 @@ class ServerOptimizer {
             const std::vector<bool>& mask);
 
   StateDict saved_state() const;
-  void restore_state(const StateDict& state);
+  void restore_state(const StateDict& state) override;
 
  private:
   std::string kind_;

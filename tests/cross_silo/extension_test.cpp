@@ -232,15 +232,14 @@ TEST(Extension, AFloat16ModelTravelsAndAggregatesInItsOwnDtype) {
 // A rule says what it needs; nothing asks for its name. A user's rule that declares a proximal
 // term trains exactly like FedProx with the same mu.
 TEST(Extension, ARulesNeedsAreDeclaredNotMatchedByName) {
-  EXPECT_TRUE(registry::needs_of("FedProx").proximal_term);
   EXPECT_TRUE(registry::needs_of("SCAFFOLD").control_variates);
   EXPECT_TRUE(registry::needs_of("FedNova").local_steps);
   EXPECT_FALSE(registry::needs_of("FedAvg").local_steps);
-  EXPECT_FALSE(registry::needs_of("NoSuchRule").proximal_term) << "no needs by default";
-  registry::aggregators().add("MyProx", registry::aggregators().get("FedProx"));
-  RuleNeeds prox;
-  prox.proximal_term = true;
-  registry::rule_needs().add("MyProx", prox);
+  EXPECT_FALSE(registry::needs_of("NoSuchRule").local_steps) << "no needs by default";
+  // FedProx's proximal term is its trainer's step hook: a rule that trains like FedProx
+  // registers that trainer, and is FedProx bit for bit.
+  registry::aggregators().add("MyProx", registry::aggregators().get("FedAvg"));
+  registry::trainers().add("MyProx", registry::trainers().get("FedProx"));
   auto final_bytes = [](const std::string& rule) {
     SyntheticMnist run;
     run.args.federated_optimizer = rule;

@@ -23,8 +23,9 @@ struct Fixture {
   }
   torch::Tensor train_once() {
     auto m = model::create(args, 10);
-    ClassificationTrainer t(args);
-    t.train(m, ds.train_data_local_dict[0], TrainContext{});
+    // The rule's own trainer (FedProx's has the proximal term's hook).
+    auto t = registry::trainer_for(args.federated_optimizer)(args, nullptr);
+    t->train(m, ds.train_data_local_dict[0], TrainContext{});
     return state_of(m.module())[0].second.clone();
   }
 };
@@ -85,10 +86,10 @@ TEST(Scaffold, TheCorrectionJoinsEveryStepsGradient) {
   auto train = [&](const StateDict* correction) {
     auto m = model::create(f.args, 10);
     load_state(m.module(), state_of(start.module()), "start");
-    ClassificationTrainer t(f.args);
+    auto t = registry::trainers().get("SCAFFOLD")(f.args, nullptr);
     TrainContext ctx;
     ctx.correction = correction;
-    auto r = t.train(m, f.ds.train_data_local_dict[0], ctx);
+    auto r = t->train(m, f.ds.train_data_local_dict[0], ctx);
     EXPECT_EQ(r.local_steps, 1);
     return clone_state(state_of(m.module()));
   };
@@ -109,8 +110,8 @@ TEST(Scaffold, TheCorrectionJoinsEveryStepsGradient) {
   }
   StateDict wrong = {{"nope", torch::zeros({3})}};
   auto m = model::create(f.args, 10);
-  ClassificationTrainer t(f.args);
+  auto t = registry::trainers().get("SCAFFOLD")(f.args, nullptr);
   TrainContext ctx;
   ctx.correction = &wrong;
-  EXPECT_THROW(t.train(m, f.ds.train_data_local_dict[0], ctx), ProtocolError);
+  EXPECT_THROW(t->train(m, f.ds.train_data_local_dict[0], ctx), ProtocolError);
 }

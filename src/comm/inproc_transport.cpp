@@ -1,53 +1,43 @@
 #include "comm/inproc_transport.h"
 
+#include "comm/guarded_transport.h"
 #include "core/log.h"
 
 namespace fedsilo::comm {
 
-class InprocEndpoint : public Transport {
+// One endpoint's queue on the bus: the route is the queue's sender.
+class InprocLink : public Link {
  public:
-  InprocEndpoint(InprocBus& bus, int64_t id, const std::string& run_id) : bus_(bus), id_(id) {
-    if (!run_id.empty()) {
-      GuardOptions o;
-      o.run_id = run_id;
-      o.self_id = id;
-      o.log = logging::role_logger(id == 0 ? "Server" : "Client", id);
-      o.ordered = true;
-      guard_.emplace(std::move(o));
-    }
-  }
-  void send(const Message& m) override {
-    // Numbered and queued under one lock: a silo's heartbeat thread sends too, and the
-    // receiver admits each sender's messages only in order.
-    std::lock_guard<std::mutex> lock(send_mu_);
-    bus_.push(id_, m.receiver, guard_ ? guard_->seal(m) : encode(m));
-  }
-  std::optional<Message> receive(std::chrono::milliseconds timeout) override {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      auto parcel = bus_.pop(id_, std::max(left, std::chrono::milliseconds(0)));
-      if (!parcel) return std::nullopt;
-      if (!guard_) return decode(parcel->payload);
-      if (auto m = guard_->admit(parcel->from, parcel->payload)) return m;
-    }
-  }
-  std::map<std::string, uint64_t> dropped_messages() const override {
-    return guard_ ? guard_->dropped() : std::map<std::string, uint64_t>{};
+  InprocLink(InprocBus& bus, int64_t id) : bus_(bus), id_(id) {}
+  void send(int64_t to, std::string bytes, bool) override { bus_.push(id_, to, std::move(bytes)); }
+  std::optional<Parcel> receive(std::chrono::milliseconds timeout) override {
+    auto p = bus_.pop(id_, timeout);
+    if (!p) return std::nullopt;
+    return Parcel{p->from, std::move(p->payload), ""};
   }
 
  private:
   InprocBus& bus_;
   int64_t id_;
-  std::mutex send_mu_;
-  std::optional<MessageGuard> guard_;
 };
 
 std::unique_ptr<Transport> InprocBus::endpoint(int64_t id, const std::string& run_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  queues_[id];
-  return std::make_unique<InprocEndpoint>(*this, id, run_id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queues_[id];
+  }
+  std::optional<GuardOptions> guard;
+  if (!run_id.empty()) {
+    GuardOptions o;
+    o.run_id = run_id;
+    o.self_id = id;
+    o.log = logging::role_logger(id == 0 ? "Server" : "Client", id);
+    o.ordered = true;
+    guard = std::move(o);
+  }
+  return std::make_unique<GuardedTransport>(std::move(guard), std::nullopt, [&](WillSource) {
+    return std::make_unique<InprocLink>(*this, id);
+  });
 }
 
 void InprocBus::push(int64_t from, int64_t to, std::string payload) {

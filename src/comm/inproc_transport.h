@@ -19,7 +19,7 @@ class InprocBus {
   std::unique_ptr<Transport> endpoint(int64_t id, const std::string& run_id = "");
 
  private:
-  friend class InprocEndpoint;
+  friend class InprocLink;
   struct Parcel {
     int64_t from;
     std::string payload;

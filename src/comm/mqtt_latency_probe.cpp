@@ -1,10 +1,10 @@
-// MqttTransport's broker round-trip probe, kept apart from the message path it measures.
+// MqttLink's broker round-trip probe, kept apart from the message path it measures.
 #include <mosquitto.h>
 
 #include <algorithm>
 #include <random>
 
-#include "comm/mqtt_transport.h"
+#include "comm/mqtt_link.h"
 #include "core/log.h"
 
 namespace fedsilo::comm {
@@ -12,7 +12,7 @@ namespace fedsilo::comm {
 // Every control message crosses the broker twice; a broker that delays small packets (Nagle's
 // algorithm meeting delayed ACKs, ~40 ms a hop) makes a 4 ms round 40 ms and nothing else says
 // why. Measured once, at connect, on a topic only this endpoint uses.
-void MqttTransport::measure_broker_round_trip() {
+void MqttLink::measure_broker_round_trip() {
   constexpr int kProbes = 5;
   constexpr auto kWait = std::chrono::milliseconds(300);
   std::vector<double> ms;

@@ -1,112 +1,33 @@
 #pragma once
-// Control messages over MQTT (libmosquitto), QoS 1, one silo id per topic so a broker ACL can
-// confine each silo to its own topics:
-//   fedsilo/<run_id>/s2c/<silo>     server -> silo k   (silo k subscribes to its own only)
-//   fedsilo/<run_id>/c2s/<silo>     silo k -> server   (and silo k's last will)
-// Routing looks only at sender and receiver, never at what a message says.
-// The network loop runs in libmosquitto's thread and only decodes and queues; the owner takes
-// messages with receive(). Messages stay in an outbox until the broker acknowledges them and
-// are published again after a reconnect; the receiver drops repeats by message id.
-#include <spdlog/logger.h>
-#include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <list>
-#include <map>
+// The MQTT transport: an MqttLink (bytes over the broker) under a MessageGuard.
 #include <memory>
-#include <mutex>
-#include <set>
-#include <string>
+#include <optional>
 
+#include "comm/guarded_transport.h"
 #include "comm/message_auth.h"
-#include "comm/message_guard.h"
+#include "comm/mqtt_link.h"
 #include "comm/mqtt_options.h"
-#include "comm/transport.h"
-
-struct mosquitto;
-struct mosquitto_message;
 
 namespace fedsilo::comm {
 
-class MqttTransport : public Transport {
+class MqttTransport : public GuardedTransport {
  public:
   // self_id 0 = the server; k = silo k. `last_will`, when given, is what the broker publishes
-  // for this endpoint if it vanishes without a clean disconnect (signed again at every
-  // reconnect). Every message goes through a MessageGuard: with `auth`, signed when sent and
-  // admitted only when it verifies as its topic's sender's and is newer than what that sender
-  // sent before; without it (an explicit, warned opt-out) anyone who can publish on the broker
-  // can forge messages.
+  // for this endpoint if it vanishes without a clean disconnect (sealed again at every
+  // reconnect). With `auth`, every message is signed when sent and admitted only when it
+  // verifies as its topic's sender's and is newer than what that sender sent before; without it
+  // (an explicit, warned opt-out) anyone who can publish on the broker can forge messages.
   MqttTransport(const MqttOptions& options, const std::string& run_id, int64_t self_id,
                 const std::optional<Message>& last_will = std::nullopt,
                 std::shared_ptr<MessageAuth> auth = nullptr);
-  ~MqttTransport() override;
 
-  void send(const Message& m) override;
-  void send_retained(const Message& m) override;
-  void clear_retained(int64_t receiver) override;
-  std::optional<Message> receive(std::chrono::milliseconds timeout) override;
-
-  // Connected means subscribed too, so nothing addressed to us is missed.
-  void connect(std::chrono::milliseconds timeout) override;
-  bool take_reconnected() override { return reconnected_.exchange(false); }
+  std::string topic_for(const Message& m) const { return mqtt().topic_for(m.receiver); }
   // The broker's round trip measured at the first connect (median of a few probes on this
   // endpoint's own probe topic), when the broker let the probes through.
-  std::optional<double> broker_round_trip_ms() const { return round_trip_ms_; }
-  // Everything sent has been acknowledged by the broker.
-  bool flush(std::chrono::milliseconds timeout) override;
-  std::string topic_for(const Message& m) const;
-  std::map<std::string, uint64_t> dropped_messages() const override { return guard_.dropped(); }
+  std::optional<double> broker_round_trip_ms() const { return mqtt().broker_round_trip_ms(); }
 
  private:
-  struct Pending {
-    uint64_t seq;
-    std::string topic;
-    std::string payload;
-    int mid;  // -1: not handed to the broker connection yet
-    bool retain = false;
-  };
-  void enqueue(const Message& m, bool retain);
-  static void on_connect(mosquitto*, void*, int rc);
-  static void on_disconnect(mosquitto*, void*, int rc);
-  static void on_subscribe(mosquitto*, void*, int mid, int, const int*);
-  static void on_publish(mosquitto*, void*, int mid);
-  static void on_message(mosquitto*, void*, const mosquitto_message*);
-  static void on_log(mosquitto*, void*, int level, const char* text);
-  void handle_incoming(const std::string& topic, const std::string& payload);
-  void measure_broker_round_trip();
-  void set_will();
-  void publish_pending();
-  void publish_one(uint64_t seq);
-
-  MqttOptions options_;
-  std::string run_id_;
-  int64_t self_;
-  std::string prefix_;
-  mosquitto* mosq_ = nullptr;
-  std::shared_ptr<spdlog::logger> log_;
-
-  std::mutex mu_;
-  // Held from numbering a message to handing it to libmosquitto: messages from several threads
-  // (the silo's heartbeat) reach the broker in sequence order, which receivers enforce.
-  std::mutex publish_mu_;
-  std::condition_variable cv_;
-  std::deque<Message> inbox_;
-  std::list<Pending> outbox_;
-  std::set<int> early_acks_;
-  uint64_t next_seq_ = 0;  // the outbox's order, not the messages' sequence numbers
-  MessageGuard guard_;
-  std::optional<Message> will_;
-  bool subscribed_ = false;
-  std::string probe_topic_;    // <prefix>probe/<self>: only this endpoint reads and writes it
-  std::string probe_waiting_;  // the probe payload on its way through the broker
-  bool probe_back_ = false;
-  std::optional<double> round_trip_ms_;
-  bool refused_ = false;      // the broker rejected our credentials: retrying cannot help
-  std::string refusal_hint_;  // what to check when refused_
-  bool ever_subscribed_ = false;
-  int subscribe_mid_ = -1;
-  std::string last_error_;
-  std::atomic<bool> reconnected_{false};
+  const MqttLink& mqtt() const { return static_cast<const MqttLink&>(link()); }
 };
 
 }  // namespace fedsilo::comm

@@ -2,8 +2,9 @@
 // How control messages move between the server and the silo masters: the whole contract a
 // transport implements. One Transport is one endpoint (the server's, or one silo's): send()
 // routes by Message::sender and Message::receiver, receive() returns messages addressed to this
-// endpoint. A new transport is one file implementing this plus one line in
-// transport_factory.cpp (docs/architecture.md).
+// endpoint. Network transports are a GuardedTransport around a Link (bytes only), so message
+// security is the same whatever the network: a new one is one file implementing Link plus one
+// line in transport_factory.cpp (docs/architecture.md).
 #include <chrono>
 #include <cstdint>
 #include <map>

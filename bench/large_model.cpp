@@ -24,8 +24,8 @@
 #include "comm/object_store.h"
 #include "core/sha256.h"
 #include "core/subprocess.h"
-#include "cross_silo/model_exchange.h"
-#include "cross_silo/update_spool.h"
+#include "protocol/model_exchange.h"
+#include "server/update_spool.h"
 #include "fedsilo/fedsilo.h"
 #include "ml/model_blob.h"
 

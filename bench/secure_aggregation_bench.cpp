@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "fedsilo/aggregator.h"
-#include "ml/secure_aggregation.h"
+#include "secagg/secure_aggregation.h"
 
 namespace {
 using Clock = std::chrono::steady_clock;

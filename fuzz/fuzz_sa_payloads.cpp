@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "cross_silo/secure_round.h"
+#include "protocol/secure_round.h"
 #include "fedsilo/args.h"
 #include "fedsilo/error.h"
 

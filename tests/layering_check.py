@@ -16,13 +16,20 @@ ALLOWED = {
     "data": {"core"},
     "model": {"core"},
     "ml": {"core", "data", "model"},
+    "secagg": {"core", "ml"},
     "silo": {"core", "data", "model", "ml"},
     "monitor": {"core"},
-    "cross_silo": {"core", "comm", "data", "model", "ml", "silo", "monitor"},
+    "protocol": {"core", "comm", "ml", "secagg"},
+    "run": {"core", "comm", "ml", "monitor", "protocol"},
+    "server": {"core", "comm", "data", "model", "ml", "secagg", "monitor", "protocol", "run"},
+    "client": {"core", "comm", "data", "model", "ml", "secagg", "silo", "monitor", "protocol"},
+    "cross_silo": {"core", "comm", "data", "model", "ml", "secagg", "silo", "monitor", "protocol",
+                   "run", "server", "client"},
     # Programs. The tool and the engine use the public API (any fedsilo/ header), and the lean
     # tool the launcher without libtorch (core, silo's launcher); benchmarks measure internals.
     "apps": {"core", "silo"},
-    "bench": {"core", "comm", "data", "model", "ml", "silo", "monitor", "cross_silo"},
+    "bench": {"core", "comm", "data", "model", "ml", "secagg", "silo", "monitor", "protocol", "run",
+              "server", "client", "cross_silo"},
 }
 # Layers that may include every public header, whichever layer implements it.
 PUBLIC_API_USERS = {"apps", "bench"}

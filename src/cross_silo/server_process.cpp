@@ -5,9 +5,9 @@
 #include "comm/transport_factory.h"
 #include "core/log.h"
 #include "core/signals.h"
-#include "cross_silo/driver_loop.h"
-#include "cross_silo/server_evaluation.h"
-#include "cross_silo/server_manager.h"
+#include "protocol/driver_loop.h"
+#include "server/server_evaluation.h"
+#include "server/server_manager.h"
 #include "fedsilo/distributed.h"
 #include "fedsilo/error.h"
 

@@ -4,9 +4,9 @@
 
 #include "comm/inproc_transport.h"
 #include "core/log.h"
-#include "cross_silo/server_evaluation.h"
-#include "cross_silo/server_manager.h"
-#include "cross_silo/silo_master.h"
+#include "server/server_evaluation.h"
+#include "server/server_manager.h"
+#include "client/silo_master.h"
 #include "fedsilo/error.h"
 #include "fedsilo/trainer.h"
 

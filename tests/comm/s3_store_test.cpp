@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cross_silo/model_exchange.h"
+#include "protocol/model_exchange.h"
 #include "fedsilo/error.h"
 #include "test_services.h"
 

@@ -1,6 +1,6 @@
 // The driver loop, server and silo master in simulated time: a clock the test owns and a
 // transport whose waits advance it, so deadlines and resends are checked without sleeping.
-#include "cross_silo/driver_loop.h"
+#include "protocol/driver_loop.h"
 
 #include <gtest/gtest.h>
 
@@ -10,10 +10,10 @@
 
 #include "comm/inproc_transport.h"
 #include "core/log.h"
-#include "cross_silo/blob_keys.h"
-#include "cross_silo/model_exchange.h"
-#include "cross_silo/server_manager.h"
-#include "cross_silo/silo_master.h"
+#include "protocol/blob_keys.h"
+#include "protocol/model_exchange.h"
+#include "server/server_manager.h"
+#include "client/silo_master.h"
 #include "fedsilo/error.h"
 #include "protocol_test_util.h"
 #include "test_util.h"

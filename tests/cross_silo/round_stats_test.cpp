@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "cross_silo/round_stats.h"
-#include "cross_silo/run_report.h"
+#include "run/round_stats.h"
+#include "run/run_report.h"
 
 namespace fedsilo::cross_silo {
 namespace {

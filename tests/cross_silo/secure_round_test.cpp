@@ -1,7 +1,7 @@
 // Secure aggregation inside whole runs: the same final model as plain FedAvg within the
 // quantisation error, a silo that vanishes mid-round recovered, and (with a real mosquitto) the
 // distributed run.
-#include "cross_silo/secure_round.h"
+#include "protocol/secure_round.h"
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@
 #include "cli_run.h"
 #include "comm/inproc_transport.h"
 #include "comm/object_store.h"
-#include "cross_silo/server_manager.h"
-#include "cross_silo/silo_master.h"
+#include "server/server_manager.h"
+#include "client/silo_master.h"
 #include "fedsilo/dataset.h"
 #include "fedsilo/error.h"
 #include "fedsilo/model.h"

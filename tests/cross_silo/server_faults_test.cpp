@@ -7,9 +7,9 @@
 #include <fstream>
 
 #include "comm/inproc_transport.h"
-#include "cross_silo/blob_keys.h"
-#include "cross_silo/model_exchange.h"
-#include "cross_silo/server_manager.h"
+#include "protocol/blob_keys.h"
+#include "protocol/model_exchange.h"
+#include "server/server_manager.h"
 #include "fedsilo/error.h"
 #include "ml/safetensors.h"
 #include "protocol_test_util.h"

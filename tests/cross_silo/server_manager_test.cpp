@@ -1,11 +1,11 @@
-#include "cross_silo/server_manager.h"
+#include "server/server_manager.h"
 
 #include <gtest/gtest.h>
 
 #include "comm/inproc_transport.h"
-#include "cross_silo/blob_keys.h"
-#include "cross_silo/model_exchange.h"
 #include "fedsilo/error.h"
+#include "protocol/blob_keys.h"
+#include "protocol/model_exchange.h"
 #include "protocol_test_util.h"
 #include "test_util.h"
 
@@ -254,4 +254,40 @@ TEST(ServerManager, OversizedBlobIsRejectedBeforeAnyByteIsRead) {
   h.server->handle(h.model_from(1, init1, 1.0f, 10));
   h.server->handle(h.model_from(2, init2, 1.0f, 10));
   EXPECT_EQ(h.next(*h.silo1).type, MsgType::kSyncModel);
+}
+
+TEST(ServerManager, OneEventStreamTellsEverySubscriberTheRunInOrder) {
+  // The recorder and the dashboard hear the run through the same stream a user's observer can
+  // join; this one writes down what it hears.
+  struct Log : cross_silo::RunObserver {
+    std::vector<std::string> seen;
+    void set_state(const std::string& s) override { seen.push_back("state " + s); }
+    void round_started(int64_t r, const std::vector<int64_t>& asked) override {
+      seen.push_back("start " + std::to_string(r) + " asked " + std::to_string(asked.size()));
+    }
+    void silo_reported(int64_t r, const cross_silo::SiloRoundStats& s, int64_t) override {
+      seen.push_back("report " + std::to_string(r) + " silo " + std::to_string(s.silo));
+    }
+    void round_finished(const cross_silo::RoundStats& s, int64_t up, int64_t) override {
+      seen.push_back("finish " + std::to_string(s.round) + (up > 0 ? " up" : " none"));
+    }
+    void run_ended(const std::string& status) override { seen.push_back("end " + status); }
+  } log;
+  Harness h;
+  h.server->subscribe(log);
+  auto [init1, init2] = h.start_round_0();
+  h.server->handle(h.model_from(2, init2, 1.0f, 10));
+  h.server->handle(h.model_from(1, init1, 1.0f, 10));
+  auto sync1 = h.next(*h.silo1), sync2 = h.next(*h.silo2);
+  h.server->handle(h.model_from(1, sync1, 1.0f, 10));
+  h.server->handle(h.model_from(2, sync2, 1.0f, 10));
+  ASSERT_TRUE(h.server->done());
+  std::vector<std::string> want = {"state waiting for silos", "start 0 asked 2", "report 0 silo 2",
+                                   "report 0 silo 1",         "finish 0 up",     "start 1 asked 2",
+                                   "report 1 silo 1",         "report 1 silo 2", "finish 1 up",
+                                   "end completed",           "state completed"};
+  EXPECT_EQ(log.seen, want);
+  // The recorder is a subscriber too: its lines are the rounds the stream reported.
+  auto lines = testutil::read_file(h.server->output_dir() + "/metrics.jsonl");
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 2);
 }

@@ -1,14 +1,14 @@
 // The server's bounded-memory FedAvg: same bits as FedAvgAggregator, in any arrival order, with
 // fold buffers that do not grow with the number of silos; a blob that fails a check leaves
 // nothing behind.
-#include "cross_silo/update_spool.h"
+#include "server/update_spool.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 
-#include "cross_silo/model_exchange.h"
+#include "protocol/model_exchange.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/error.h"
 #include "test_util.h"

@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "cross_silo/model_exchange.h"
+#include "protocol/model_exchange.h"
 #include "fedsilo/error.h"
 #include "ml/model_blob.h"
 

@@ -1,4 +1,4 @@
-#include "ml/secure_aggregation.h"
+#include "secagg/secure_aggregation.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "fedsilo/error.h"
-#include "ml/shamir.h"
+#include "secagg/shamir.h"
 
 using namespace fedsilo;
 using namespace fedsilo::secagg;

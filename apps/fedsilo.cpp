@@ -96,12 +96,16 @@ int main(int argc, char** argv) {
   }
   if (cmd == "launch") {
     fedsilo::prefer_huge_page_heap_for_children();
-    // From libfedsilo (run_silo_launcher) in a user's program: its trainers run that program.
-    if (argc < 5 || std::string(argv[2]) != "--exe" || std::string(argv[4]) != "--") {
-      std::cerr << "usage: fedsilo launch --exe PROGRAM -- <PROGRAM's options>\n";
+    // From libfedsilo (run_silo_launcher) in a user's program: its trainers run that program
+    // (PROGRAM and the words before its options: `python3 train.py` for a Python program).
+    int dashes = 4;
+    while (dashes < argc && std::string(argv[dashes]) != "--") ++dashes;
+    if (argc < 5 || std::string(argv[2]) != "--exe" || dashes >= argc) {
+      std::cerr << "usage: fedsilo launch --exe PROGRAM [WORD ...] -- <PROGRAM's options>\n";
       return 2;
     }
-    auto code = launch_if_launcher({argv[3]}, std::vector<std::string>(argv + 5, argv + argc));
+    auto code = launch_if_launcher(std::vector<std::string>(argv + 3, argv + dashes),
+                                   std::vector<std::string>(argv + dashes + 1, argv + argc));
     if (code) return *code;
     std::cerr << "fedsilo launch: these options do not make a silo launcher\n";
     return 2;

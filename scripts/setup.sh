@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist                    # Fashion-MNIST for scripts/get-data.sh
   chromium                                 # renders report.html and the dashboard in tests
+  python3-torch pybind11-dev python3-dev   # the Python package (python/): same libtorch 1.13
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,7 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${FEDSILO_ASAN_BUILD_DIR:-$root/build-asan}"
 # Ninja for new build folders (CMake reads CMAKE_GENERATOR only when it creates one).
 command -v ninja >/dev/null 2>&1 && export CMAKE_GENERATOR="${CMAKE_GENERATOR:-Ninja}"
-cmake -S "$root" -B "$out" -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE=-O1 -DFEDSILO_SANITIZE=ON \
+cmake -S "$root" -B "$out" -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE=-O1 -DFEDSILO_SANITIZE=ON -DFEDSILO_BUILD_PYTHON=OFF \
   -DFEDSILO_BUILD_BENCH=OFF -DFEDSILO_BUILD_EXAMPLES=OFF -DFEDSILO_INTEGRATION_TESTS=OFF >/dev/null
 cmake --build "$out" -j"$(nproc)" --target fedsilo_tests fedsilo_cli
 cd "$out"

@@ -57,7 +57,8 @@ TEST(Cli, TheLeanToolHandsCommandsToTheEngineAndRefusesTheRest) {
   EXPECT_NE(unknown.output.find("unknown command frobnicate"), std::string::npos);
   auto launch = run("launch --cf x.yaml");
   EXPECT_EQ(launch.code, 2);
-  EXPECT_NE(launch.output.find("usage: fedsilo launch --exe PROGRAM --"), std::string::npos);
+  EXPECT_NE(launch.output.find("usage: fedsilo launch --exe PROGRAM [WORD ...] --"),
+            std::string::npos);
   // One trainer per node: not a launcher, so `launch` refuses rather than start nothing.
   auto single =
       run("launch --exe /bin/true -- --cf " + std::string(fedsilo::build_paths::source_dir()) +

@@ -28,11 +28,13 @@ ALLOWED = {
     # Programs. The tool and the engine use the public API (any fedsilo/ header), and the lean
     # tool the launcher without libtorch (core, silo's launcher); benchmarks measure internals.
     "apps": {"core", "silo"},
+    # The Python package's bindings: the public API, and core's command line and config dump.
+    "python": {"core"},
     "bench": {"core", "comm", "data", "model", "ml", "secagg", "silo", "monitor", "protocol", "run",
               "server", "client", "cross_silo"},
 }
 # Layers that may include every public header, whichever layer implements it.
-PUBLIC_API_USERS = {"apps", "bench"}
+PUBLIC_API_USERS = {"apps", "bench", "python"}
 PUBLIC = {
     "args.h": "core", "error.h": "core", "exit_code.h": "core", "registry.h": "core",
     "dataset.h": "data",
@@ -47,7 +49,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 def layer_of_include(path):
     head, _, rest = path.partition("/")
-    if head in ("apps", "bench"):
+    if head in ("apps", "bench", "python"):
         return None
     if head == "fedsilo":
         if rest not in PUBLIC:
@@ -64,7 +66,7 @@ def main(root):
             files.append((p, p.relative_to(root / "src").parts[0]))
     for p in sorted((root / "include" / "fedsilo").glob("*.h")):
         files.append((p, PUBLIC.get(p.name)))
-    for program_dir in ("apps", "bench"):
+    for program_dir in ("apps", "bench", "python"):
         for p in sorted((root / program_dir).rglob("*")):
             if p.suffix in (".h", ".cpp"):
                 files.append((p, program_dir))

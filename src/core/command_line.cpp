@@ -1,5 +1,7 @@
 #include "core/command_line.h"
 
+#include <atomic>
+
 #include <CLI/CLI.hpp>
 
 #include <cctype>
@@ -9,6 +11,13 @@
 #include "fedsilo/error.h"
 
 namespace fedsilo {
+
+namespace {
+std::atomic<int> option_count{-1};
+}  // namespace
+
+void set_program_option_count(int count) { option_count = count; }
+int program_option_count() { return option_count; }
 
 Args parse_command_line(int argc, char** argv) {
   std::string cf, run_id;

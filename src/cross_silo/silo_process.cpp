@@ -9,18 +9,19 @@
 #include <filesystem>
 #include <fstream>
 
+#include "client/silo_master.h"
 #include "comm/store_factory.h"
 #include "comm/transport_factory.h"
 #include "core/args_checks.h"
+#include "core/command_line.h"
 #include "core/log.h"
 #include "core/signals.h"
-#include "protocol/driver_loop.h"
-#include "client/silo_master.h"
 #include "fedsilo/aggregator.h"
 #include "fedsilo/distributed.h"
 #include "fedsilo/error.h"
 #include "ml/attacks.h"
 #include "ml/model_blob.h"
+#include "protocol/driver_loop.h"
 #include "silo/ddp_gradient_sync.h"
 #include "silo/launcher.h"
 #include "silo/round_channel.h"
@@ -191,8 +192,16 @@ int run_silo_launcher(const Args& args) {
   // The launcher only starts and watches processes: the lean `fedsilo launch` does it without
   // the libtorch this program has loaded (about 150 MiB for the whole run).
   if (auto lean = lean_launcher()) {
-    std::vector<std::string> a = {*lean, "launch", "--exe", argv[0], "--"};
-    a.insert(a.end(), argv.begin() + 1, argv.end());
+    // The program's words (the interpreter and the script for a Python program), then its
+    // fedsilo options.
+    int options = program_option_count();
+    size_t first_option = options < 0 || static_cast<size_t>(options) >= argv.size()
+                              ? 1
+                              : argv.size() - static_cast<size_t>(options);
+    std::vector<std::string> a = {*lean, "launch", "--exe"};
+    a.insert(a.end(), argv.begin(), argv.begin() + static_cast<std::ptrdiff_t>(first_option));
+    a.push_back("--");
+    a.insert(a.end(), argv.begin() + static_cast<std::ptrdiff_t>(first_option), argv.end());
     std::vector<char*> c;
     for (auto& x : a) c.push_back(x.data());
     c.push_back(nullptr);

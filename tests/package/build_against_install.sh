@@ -30,4 +30,13 @@ grep -q "libfedsilo.so" "$work/ldd.txt"
 "$work/prefix/bin/fedsilo" provision --help | grep -q -- "--silos"
 ldd "$work/prefix/bin/fedsilo" >"$work/ldd-lean.txt"
 if grep -q "libtorch" "$work/ldd-lean.txt"; then echo "the installed fedsilo links libtorch"; exit 1; fi
+# The installed Python package imports and finds the installed engine (when it was built).
+if [ -d "$work/prefix/lib/python3/dist-packages/fedsilo" ]; then
+  PYTHONPATH="$work/prefix/lib/python3/dist-packages" /usr/bin/python3 -c \
+    'import fedsilo, sys; sys.exit(0 if fedsilo._core.__file__.startswith(sys.argv[1]) else 1)' \
+    "$work/prefix"
+  ldd "$work/prefix/lib/python3/dist-packages/fedsilo/"_core*.so >"$work/ldd-py.txt"
+  grep -q "libfedsilo.so.* => $work/prefix/" "$work/ldd-py.txt" ||
+    { echo "the installed Python package does not use the installed libfedsilo"; cat "$work/ldd-py.txt"; exit 1; }
+fi
 echo "out-of-tree build against the installed fedsilo: ok"

@@ -324,6 +324,7 @@ const std::vector<Field>& schema() {
 
 // Keys components registered (register_config_key), with their defaults.
 struct ExtraKey {
+  std::string section, key;  // the Field's names point into these
   Field field;
   double default_value;
 };
@@ -372,14 +373,16 @@ void register_config_key(const std::string& section, const std::string& key, dou
   if (find_field(section, key))
     throw Error("config key " + section + "." + key + " is registered twice");
   std::string path = section + "." + key;
-  // The names live as long as the program: Field holds C strings.
-  auto* names = new std::pair<std::string, std::string>(section, key);
-  Field f{names->first.c_str(), names->second.c_str(),
-          [lo, hi](Args& a, const YAML::Node& n, const std::string& p) {
-            a.extra[p] = config::real(n, p, lo, false, hi);
-          },
-          [path](const Args& a) { return nlohmann::json(a.extra_value(path)); }};
-  extra_keys().push_back({std::move(f), default_value});
+  // A deque: earlier keys' Fields keep pointing at their own names as it grows.
+  auto& e = extra_keys().emplace_back();
+  e.section = section;
+  e.key = key;
+  e.default_value = default_value;
+  e.field = Field{e.section.c_str(), e.key.c_str(),
+                  [lo, hi](Args& a, const YAML::Node& n, const std::string& p) {
+                    a.extra[p] = config::real(n, p, lo, false, hi);
+                  },
+                  [path](const Args& a) { return nlohmann::json(a.extra_value(path)); }};
 }
 
 double Args::extra_value(const std::string& key) const {

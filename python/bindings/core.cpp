@@ -38,6 +38,58 @@ Args parse_argv(const std::vector<std::string>& argv) {
 
 py::tuple data_of(const TensorData& d) { return py::make_tuple(d.x, d.y); }
 
+// A data set built in Python, as (x, y) tensors, checked before the engine trusts it.
+TensorData data_from(const py::object& xy, int64_t class_num, const std::string& what) {
+  if (xy.is_none()) return {};
+  auto t = xy.cast<py::tuple>();
+  if (t.size() != 2) throw ConfigError(what + ": expected (x, y)");
+  TensorData d{t[0].cast<torch::Tensor>(), t[1].cast<torch::Tensor>()};
+  if (d.y.dim() != 1 || d.y.scalar_type() != torch::kInt64)
+    throw ConfigError(what + ": labels must be one int64 class id per sample");
+  if (d.x.dim() < 1 || d.x.size(0) != d.y.size(0)) {
+    throw ConfigError(what + ": " + std::to_string(d.x.dim() ? d.x.size(0) : 0) + " inputs but " +
+                      std::to_string(d.y.size(0)) + " labels");
+  }
+  if (d.y.numel() > 0 &&
+      (d.y.min().item<int64_t>() < 0 || d.y.max().item<int64_t>() >= class_num)) {
+    throw ConfigError(what + ": a label is outside [0, class_num = " + std::to_string(class_num) +
+                      ")");
+  }
+  d.x = d.x.detach().to(torch::kCPU).contiguous();
+  d.y = d.y.detach().to(torch::kCPU).contiguous();
+  return d;
+}
+
+FederatedDataset dataset_from(int64_t train_num, int64_t test_num, const py::object& train_global,
+                              const py::object& test_global,
+                              const std::map<int64_t, int64_t>& local_num,
+                              const std::map<int64_t, py::object>& train_local,
+                              const std::map<int64_t, py::object>& test_local, int64_t class_num) {
+  if (class_num < 1) throw ConfigError("dataset: class_num must be >= 1");
+  FederatedDataset d;
+  d.train_data_num = train_num;
+  d.test_data_num = test_num;
+  d.class_num = class_num;
+  d.train_data_global = data_from(train_global, class_num, "dataset[2] (train_data_global)");
+  d.test_data_global = data_from(test_global, class_num, "dataset[3] (test_data_global)");
+  for (const auto& [k, xy] : train_local) {
+    auto what = "dataset[5] (train_data_local_dict) silo " + std::to_string(k);
+    d.train_data_local_dict[k] = data_from(xy, class_num, what);
+    auto it = local_num.find(k);
+    int64_t n = d.train_data_local_dict[k].size();
+    if (it == local_num.end() || it->second != n) {
+      throw ConfigError(what + " holds " + std::to_string(n) +
+                        " samples; dataset[4] (train_data_local_num_dict) says " +
+                        (it == local_num.end() ? "nothing" : std::to_string(it->second)));
+    }
+    d.train_data_local_num_dict[k] = n;
+  }
+  for (const auto& [k, xy] : test_local)
+    d.test_data_local_dict[k] =
+        data_from(xy, class_num, "dataset[6] (test_data_local_dict) silo " + std::to_string(k));
+  return d;
+}
+
 std::function<Model()> model_maker(py::object make_model) {
   auto ref = std::make_shared<python::PyRef>(std::move(make_model));
   return [ref] {
@@ -95,6 +147,8 @@ PYBIND11_MODULE(_core, m) {
       .def("test_data_local", [](const FederatedDataset& d, int64_t k) {
         return data_of(d.test_data_local_dict.at(k));
       });
+  m.def("make_dataset", &dataset_from,
+        "FedML's 8 items as tensors: (x, y) pairs for the global and per-silo data, checked");
   m.def(
       "load_cross_silo",
       [](const Args& a) {

@@ -2,16 +2,64 @@
 
 import json
 
+import torch
+from torch.utils.data import DataLoader
+
 from . import _core
 from .data import FederatedData
+
+
+def _is_batch(o):
+    return (isinstance(o, (list, tuple)) and len(o) == 2 and isinstance(o[0], torch.Tensor)
+            and isinstance(o[1], torch.Tensor))
+
+
+def _tensors(data, what):
+    """(x, y) of a data set given as a DataLoader, a list of (x, y) batches (nested lists too:
+    split_data_for_dist_trainers' shape), or (x, y) itself; None when it holds nothing."""
+    if _is_batch(data) and not isinstance(data, list):
+        return data[0], data[1].long()
+    batches = []
+
+    def walk(o):
+        if _is_batch(o):
+            batches.append(o)
+        elif isinstance(o, (list, tuple, DataLoader)):
+            for item in o:
+                walk(item)
+        else:
+            raise ValueError("%s: expected a DataLoader, a list of (x, y) batches or (x, y); got "
+                             "%s" % (what, type(o).__name__))
+
+    walk(data)
+    if not batches:
+        return None
+    return (torch.cat([torch.as_tensor(b[0]) for b in batches]),
+            torch.cat([torch.as_tensor(b[1]).long().reshape(-1) for b in batches]))
 
 
 def _engine_dataset(args, dataset):
     if isinstance(dataset, FederatedData) and dataset.engine is not None:
         return dataset.engine
-    raise ValueError(
-        "the dataset must come from fedsilo.data.load(args) (a data set built in Python, FedML's "
-        "8-item list of your own DataLoaders, is not supported yet)")
+    if not isinstance(dataset, (list, tuple)) or len(dataset) != 8:
+        raise ValueError("the dataset must be FedML's 8-item list [train_data_num, test_data_num, "
+                         "train_data_global, test_data_global, train_data_local_num_dict, "
+                         "train_data_local_dict, test_data_local_dict, class_num]")
+    (train_num, test_num, train_global, test_global, local_num, train_local, test_local,
+     class_num) = dataset
+    # Rounds draw data silos 0 .. client_num_in_total - 1: each must be there.
+    missing = sorted(set(range(args.client_num_in_total)) - {int(k) for k in train_local})
+    if missing:
+        raise ValueError(
+            "dataset[5] (train_data_local_dict) has no data silo %s of the %d that "
+            "train_args.client_num_in_total names (set args.client_num_in_total to the number "
+            "of data silos)" % (", ".join(map(str, missing[:5])), args.client_num_in_total))
+    return _core.make_dataset(
+        int(train_num), int(test_num), _tensors(train_global, "dataset[2]"),
+        _tensors(test_global, "dataset[3]"), {int(k): int(v) for k, v in local_num.items()},
+        {int(k): _tensors(v, "dataset[5][%s]" % k) for k, v in train_local.items()},
+        {int(k): _tensors(v, "dataset[6][%s]" % k) for k, v in test_local.items()},
+        int(class_num))
 
 
 class FedMLRunner:

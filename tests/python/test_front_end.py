@@ -22,6 +22,17 @@ import fedsilo
 
 BUILD = os.environ.get("FEDSILO_BUILD_DIR", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(HERE, "..", "..", "examples", "cross_silo",
+                        "mqtt_s3_fedavg_hierarchical_mnist_lr", "python")
+
+
+def example(name):
+    """One of the seed's Python examples, imported as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_idx(path, dims, data):
@@ -199,6 +210,49 @@ class FrontEnd(unittest.TestCase):
         server = made[0]
         self.assertFalse(torch.equal(server.head.weight, Net().head.weight))
 
+    def test_the_seeds_custom_data_and_model_example(self):
+        # FedML's LEAF MNIST loader, its split for distributed trainers, the example's own
+        # sigmoid LogisticRegression, and args.client_num_in_total set in Python.
+        ex = example("custom_data_and_model")
+        args = fedsilo.init(argv=self.run_.argv(
+            "custom", "data_args.data_cache_dir=%s/" % self.run_.dir,
+            "model_args.model=lr", "data_args.partition_method=natural"))
+        dataset, classes = ex.load_data(args)
+        self.assertEqual(args.client_num_in_total, 300)  # one LEAF user per synthetic sample
+        self.assertEqual(len(dataset[5][0]), args.n_proc_in_silo, "FedML's split shape")
+        made = []
+
+        def make():
+            made.append(ex.LogisticRegression(28 * 28, classes))
+            return made[-1]
+
+        out = fedsilo.simulate(args, dataset, make)
+        with open(os.path.join(out["output_dir"], "metrics.jsonl")) as f:
+            rounds = [json.loads(line) for line in f]
+        self.assertEqual(len(rounds), 6)
+        self.assertTrue(all(0 <= s["data_silo_index"] < 300 for r in rounds for s in r["silos"]))
+        self.assertIn("test_acc", out["final_metrics"])
+
+    def test_a_dataset_built_in_python_is_checked(self):
+        args = fedsilo.init(argv=self.run_.argv("built"))
+        x = torch.rand(20, 784)
+        y = torch.randint(0, 10, (20,))
+        loader = [(x[:10], y[:10]), (x[10:], y[10:])]
+        good = [20, 20, loader, loader, {0: 10, 1: 10}, {0: [loader[0]], 1: (x[10:], y[10:])},
+                {0: loader, 1: loader}, 10]
+        with self.assertRaisesRegex(ValueError, "no data silo 2, 3 of the 4"):
+            fedsilo.simulate(args, good, lambda: fedsilo.model.create(args, 10))
+        args.client_num_in_total = 2
+        fedsilo.simulate(args, good, lambda: fedsilo.model.create(args, 10))
+        wrong_count = list(good)
+        wrong_count[4] = {0: 10, 1: 11}
+        with self.assertRaisesRegex(ValueError, r"silo 1 holds 10 samples.*says 11"):
+            fedsilo.simulate(args, wrong_count, lambda: fedsilo.model.create(args, 10))
+        bad_label = list(good)
+        bad_label[3] = (x, torch.full((20,), 12))
+        with self.assertRaisesRegex(ValueError, r"test_data_global.*outside \[0, class_num"):
+            fedsilo.simulate(args, bad_label, lambda: fedsilo.model.create(args, 10))
+
     def test_not_a_module_is_refused_naming_it(self):
         args = fedsilo.init(argv=self.run_.argv("bad"))
         dataset, _ = fedsilo.data.load(args)
@@ -256,7 +310,15 @@ class Distributed(unittest.TestCase):
         with open(os.path.join(self.run_.dir, "party1.log")) as f:
             self.assertIn("trainer 1", f.read(), "silo 1 ran two trainers")
 
-    def run_parties(self, *extra, simulate_sets=()):
+    def test_the_seeds_custom_example_as_programs(self):
+        self.run_parties("data_args.data_cache_dir=%s/" % self.run_.dir,
+                         "data_args.partition_method=natural",
+                         script=os.path.join(EXAMPLES, "custom_data_and_model.py"),
+                         compare=False)
+        with open(os.path.join(self.run_.dir, "log", "run_dist", "metrics.jsonl")) as f:
+            self.assertEqual(len(f.readlines()), 6)
+
+    def run_parties(self, *extra, simulate_sets=(), script=None, compare=True):
         sets = ["comm_args.backend=MQTT_S3", "comm_args.mqtt_config_path=" + self.mqtt,
                 "comm_args.object_store=file://" + os.path.join(self.run_.dir, "blobs"),
                 "comm_args.round_timeout_s=60", "comm_args.online_timeout_s=60"] + list(extra)
@@ -266,7 +328,7 @@ class Distributed(unittest.TestCase):
             argv = self.run_.argv("dist", *sets, rank=rank)[1:]
             with open(os.path.join(self.run_.dir, "party%d.log" % rank), "w") as log:
                 procs.append(subprocess.Popen(
-                    [sys.executable, os.path.join(HERE, "run_party.py")] + argv, env=env,
+                    [sys.executable, script or os.path.join(HERE, "run_party.py")] + argv, env=env,
                     stdout=log, stderr=subprocess.STDOUT))
         codes = [p.wait(timeout=240) for p in procs]
         logs = {}
@@ -274,6 +336,8 @@ class Distributed(unittest.TestCase):
             with open(os.path.join(self.run_.dir, "party%d.log" % rank)) as f:
                 logs[rank] = f.read()[-2000:]
         self.assertEqual(codes, [0, 0, 0], logs)
+        if not compare:
+            return None
         args = fedsilo.init(argv=self.run_.argv("sim", *simulate_sets))
         dataset, classes = fedsilo.data.load(args)
         out = fedsilo.simulate(args, dataset, lambda: fedsilo.model.create(args, classes))

@@ -1,0 +1,1 @@
+"""FedML's ``fedml.data.MNIST``."""

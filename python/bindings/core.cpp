@@ -9,6 +9,7 @@
 #include "core/args_json.h"
 #include "core/command_line.h"
 #include "fedsilo/fedsilo.h"
+#include "py_components.h"
 #include "py_module.h"
 
 namespace py = pybind11;
@@ -159,35 +160,64 @@ PYBIND11_MODULE(_core, m) {
 
   m.def(
       "simulate",
-      [](const Args& a, const FederatedDataset& dataset, py::object make_model) {
+      [](const Args& a, const FederatedDataset& dataset, py::object make_model, py::object trainer,
+         py::object rule, py::object tester, py::object make_loader, py::object device,
+         py::object py_args, py::object test_data) {
         auto make = model_maker(std::move(make_model));
+        SimulateOptions o;
+        if (!trainer.is_none())
+          o.trainer = python::trainer_factory(trainer, make_loader, device, py_args);
+        if (!rule.is_none()) {
+          auto agg = std::make_shared<python::PyRef>(rule);
+          o.aggregator = [agg](const Args&) { return python::aggregator_of(agg->get()); };
+        }
+        if (!tester.is_none())
+          o.evaluator = python::evaluator_of(tester, test_data, device, py_args);
         RunSummary s;
         {
           py::gil_scoped_release release;
-          s = simulate(a, dataset, make);
+          s = simulate(a, dataset, make, o);
         }
         return py::make_tuple(s.output_dir, s.final_metrics.dump(), s.wall_s);
       },
-      py::arg("args"), py::arg("dataset"), py::arg("make_model"),
+      py::arg("args"), py::arg("dataset"), py::arg("make_model"), py::arg("trainer") = py::none(),
+      py::arg("rule") = py::none(), py::arg("tester") = py::none(),
+      py::arg("make_loader") = py::none(), py::arg("device") = py::none(),
+      py::arg("py_args") = py::none(), py::arg("test_data") = py::none(),
       "The server and every silo in this process; make_model() returns a fresh torch.nn.Module");
 
   m.def(
       "run_server",
       [](const Args& a, const std::string& device, const FederatedDataset& dataset,
-         py::object model) {
+         py::object model, py::object rule, py::object tester, py::object device_obj,
+         py::object py_args, py::object test_data) {
         auto made = python::model_of(std::move(model));
+        cross_silo::hierarchical::Server server(a, torch::Device(device), dataset, made);
+        if (!rule.is_none()) server.with_aggregator(python::aggregator_of(rule));
+        if (!tester.is_none())
+          server.with_evaluator(python::evaluator_of(tester, test_data, device_obj, py_args));
         py::gil_scoped_release release;
-        return cross_silo::hierarchical::Server(a, torch::Device(device), dataset, made).run();
+        return server.run();
       },
-      "Runs the server; returns the exit code");
+      py::arg("args"), py::arg("device"), py::arg("dataset"), py::arg("model"),
+      py::arg("rule") = py::none(), py::arg("tester") = py::none(),
+      py::arg("device_obj") = py::none(), py::arg("py_args") = py::none(),
+      py::arg("test_data") = py::none(), "Runs the server; returns the exit code");
   m.def(
       "run_client",
       [](const Args& a, const std::string& device, const FederatedDataset& dataset,
-         py::object model) {
+         py::object model, py::object trainer, py::object make_loader, py::object device_obj,
+         py::object py_args) {
         auto made = python::model_of(std::move(model));
+        cross_silo::hierarchical::Client client(a, torch::Device(device), dataset, made);
+        if (!trainer.is_none())
+          client.with_trainer(python::trainer_factory(trainer, make_loader, device_obj, py_args));
         py::gil_scoped_release release;
-        return cross_silo::hierarchical::Client(a, torch::Device(device), dataset, made).run();
+        return client.run();
       },
+      py::arg("args"), py::arg("device"), py::arg("dataset"), py::arg("model"),
+      py::arg("trainer") = py::none(), py::arg("make_loader") = py::none(),
+      py::arg("device_obj") = py::none(), py::arg("py_args") = py::none(),
       "Runs this silo's trainer (or, with several trainers per node, its launcher); returns the "
       "exit code");
 }

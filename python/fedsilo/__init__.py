@@ -13,14 +13,15 @@ import sys as _sys
 
 from . import _core
 from ._args import Arguments, init
-from . import device, data, model, logger, cross_silo  # noqa: F401  (FedML's module names)
+from . import core, device, data, model, logger, cross_silo  # noqa: F401  (FedML's names)
+from .core import ClientTrainer, ServerAggregator
 from .runner import FedMLRunner, simulate
 
 ConfigError = _core.ConfigError
 DataError = _core.DataError
 
 __all__ = [
-    "Arguments", "ConfigError", "DataError", "FedMLRunner", "cross_silo", "data", "device", "init",
+    "Arguments", "ClientTrainer", "ConfigError", "ServerAggregator", "core", "DataError", "FedMLRunner", "cross_silo", "data", "device", "init",
     "logger",
     "model", "run_cross_silo_client", "run_cross_silo_server", "run_hierarchical_cross_silo_client",
     "run_hierarchical_cross_silo_server", "run_simulation", "simulate",
@@ -28,10 +29,15 @@ __all__ = [
 
 
 def _one_line():
-    args = init()
-    dev = device.get_device(args)
-    dataset, output_dim = data.load(args)
-    net = model.create(args, output_dim)
+    try:
+        args = init()
+        dev = device.get_device(args)
+        dataset, output_dim = data.load(args)
+        net = model.create(args, output_dim)
+    except (ConfigError, DataError, ValueError, FileNotFoundError) as e:
+        # As the C++ tool: one line naming what is wrong, exit code 2.
+        _sys.stderr.write("fedsilo: error: %s\n" % e)
+        raise SystemExit(2)
     code = FedMLRunner(args, dev, dataset, net).run()
     if code:
         raise SystemExit(code)

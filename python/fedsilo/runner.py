@@ -1,12 +1,14 @@
 """FedML's ``FedMLRunner`` and fedsilo's in-process ``simulate``."""
 
 import json
+import sys
 
 import torch
 from torch.utils.data import DataLoader
 
 from . import _core
-from .data import FederatedData
+from .core import ClientTrainer, ServerAggregator
+from .data import FederatedData, _loader
 
 
 def _is_batch(o):
@@ -62,30 +64,75 @@ def _engine_dataset(args, dataset):
         int(class_num))
 
 
+def _loader_for(args):
+    return lambda xy: _loader(xy, args.batch_size, True)
+
+
+def _server_parts(aggregator):
+    """(rule, tester): the aggregator's aggregate when it overrides FedML's, and its test."""
+    if aggregator is None:
+        return None, None
+    if not isinstance(aggregator, ServerAggregator):
+        raise ValueError("server_aggregator must subclass fedsilo.core.ServerAggregator")
+    overrides = type(aggregator).aggregate is not ServerAggregator.aggregate
+    return (aggregator if overrides else None), aggregator
+
+
+def _check_trainer(trainer):
+    if trainer is not None and not isinstance(trainer, ClientTrainer):
+        raise ValueError("client_trainer must subclass fedsilo.core.ClientTrainer")
+
+
+def _test_data(dataset):
+    return dataset[3] if isinstance(dataset, (list, tuple)) and len(dataset) == 8 else None
+
+
 class FedMLRunner:
     """``FedMLRunner(args, device, dataset, model).run()``: the server for rank 0, else this
     silo's trainer (or, with several trainers per node, its launcher). Returns the exit code
-    (0: the run completed; docs/api.md lists the others)."""
+    (0: the run completed; docs/api.md lists the others). ``client_trainer`` (a
+    fedsilo.core.ClientTrainer) replaces the engine's training loop at the silos;
+    ``server_aggregator`` (a fedsilo.core.ServerAggregator) its rule when it overrides
+    ``aggregate``, and its evaluation with ``test``."""
 
     def __init__(self, args, device, dataset, model, client_trainer=None,
                  server_aggregator=None):
-        if client_trainer is not None or server_aggregator is not None:
-            raise ValueError("client_trainer / server_aggregator written in Python are not "
-                             "supported yet; the engine's trainer and aggregator for "
-                             "train_args.federated_optimizer run instead when none is given")
+        _check_trainer(client_trainer)
+        _server_parts(server_aggregator)
         self.args, self.device, self.dataset, self.model = args, device, dataset, model
+        self.client_trainer, self.server_aggregator = client_trainer, server_aggregator
 
     def run(self):
+        try:
+            return self._run()
+        except (_core.ConfigError, _core.DataError, ValueError) as e:
+            # As the C++ tool: one line naming what is wrong, exit code 2.
+            sys.stderr.write("fedsilo: error: %s\n" % e)
+            return 2
+
+    def _run(self):
         cpp = self.args.engine()
+        if self.client_trainer is not None and cpp.rank != 0 and self.args.n_proc_in_silo > 1:
+            raise ValueError(
+                "a ClientTrainer written in Python runs one trainer per silo: its own loop's "
+                "gradients would not be synchronised across client_silo_args.n_proc_per_node "
+                "trainers; use the engine's trainer (no client_trainer) for several")
         data = _engine_dataset(self.args, self.dataset)
         if cpp.rank == 0:
-            return _core.run_server(cpp, str(self.device), data, self.model)
-        return _core.run_client(cpp, str(self.device), data, self.model)
+            rule, tester = _server_parts(self.server_aggregator)
+            return _core.run_server(cpp, str(self.device), data, self.model, rule, tester,
+                                    self.device, self.args, _test_data(self.dataset))
+        return _core.run_client(cpp, str(self.device), data, self.model, self.client_trainer,
+                                _loader_for(self.args), self.device, self.args)
 
 
-def simulate(args, dataset, make_model):
+def simulate(args, dataset, make_model, client_trainer=None, server_aggregator=None):
     """The server and every silo of ``client_id_list`` in this process, through the same state
     machines as the distributed run; ``make_model()`` returns a fresh torch.nn.Module (called
     once for the server and once per silo). Returns a dict: output_dir, final_metrics, wall_s."""
-    out, metrics, wall = _core.simulate(args.engine(), _engine_dataset(args, dataset), make_model)
+    _check_trainer(client_trainer)
+    rule, tester = _server_parts(server_aggregator)
+    out, metrics, wall = _core.simulate(
+        args.engine(), _engine_dataset(args, dataset), make_model, client_trainer, rule, tester,
+        _loader_for(args), torch.device("cpu"), args, _test_data(dataset))
     return {"output_dir": out, "final_metrics": json.loads(metrics), "wall_s": wall}

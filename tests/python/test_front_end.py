@@ -253,6 +253,68 @@ class FrontEnd(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"test_data_global.*outside \[0, class_num"):
             fedsilo.simulate(args, bad_label, lambda: fedsilo.model.create(args, 10))
 
+    def test_fedmls_client_trainer_and_server_aggregator_in_python(self):
+        calls = {"train": 0, "aggregate": 0, "test": 0}
+
+        class MyTrainer(fedsilo.ClientTrainer):
+            def train(self, train_data, device, args):
+                calls["train"] += 1
+                opt = torch.optim.SGD(self.model.parameters(), lr=args.learning_rate)
+                for _ in range(args.epochs):
+                    for x, y in train_data:
+                        opt.zero_grad()
+                        nn.functional.cross_entropy(self.model(x), y).backward()
+                        opt.step()
+
+        class MyAggregator(fedsilo.ServerAggregator):
+            def aggregate(self, raw_client_model_or_grad_list):
+                calls["aggregate"] += 1
+                total = sum(n for n, _ in raw_client_model_or_grad_list)
+                keys = raw_client_model_or_grad_list[0][1].keys()
+                return {k: sum(p[k] * (n / total) for n, p in raw_client_model_or_grad_list)
+                        for k in keys}
+
+            def test(self, test_data, device, args):
+                calls["test"] += 1
+                correct = total = 0
+                with torch.no_grad():
+                    for x, y in test_data:
+                        correct += int((self.model(x).argmax(1) == y).sum())
+                        total += len(y)
+                return {"test_acc": correct / total, "my_figure": 7}
+
+        args = fedsilo.init(argv=self.run_.argv("custom_loop"))
+        dataset, classes = fedsilo.data.load(args)
+        trainer = MyTrainer(fedsilo.model.create(args, classes), args)
+        aggregator = MyAggregator(fedsilo.model.create(args, classes), args)
+        out = fedsilo.simulate(args, dataset, lambda: fedsilo.model.create(args, classes),
+                               client_trainer=trainer, server_aggregator=aggregator)
+        self.assertEqual(calls["train"], 12)  # 2 silos x 6 rounds
+        self.assertEqual(calls["aggregate"], 6)
+        self.assertEqual(calls["test"], 4)  # every 2nd round (0, 2, 4) and the last (5)
+        self.assertEqual(out["final_metrics"]["my_figure"], 7)
+        self.assertGreater(out["final_metrics"]["test_acc"], 0.5)
+
+    def test_only_fedmls_base_classes_are_taken(self):
+        class Loop(fedsilo.ClientTrainer):
+            def train(self, train_data, device, args):
+                pass
+
+        args = fedsilo.init(argv=self.run_.argv("two"))
+        dataset, classes = fedsilo.data.load(args)
+        with self.assertRaisesRegex(ValueError, "ClientTrainer"):
+            fedsilo.simulate(args, dataset, lambda: fedsilo.model.create(args, classes),
+                             client_trainer=object())
+
+    def test_a_one_line_program_with_a_bad_config_exits_2_naming_the_key(self):
+        argv = self.run_.argv("oneline", "train_args.batch_size=-1", rank=1)[1:]
+        r = subprocess.run([sys.executable, os.path.join(HERE, "run_party.py")] + argv,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 2, r.stderr[-2000:])
+        self.assertIn("fedsilo: error:", r.stderr)
+        self.assertIn("train_args.batch_size", r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+
     def test_not_a_module_is_refused_naming_it(self):
         args = fedsilo.init(argv=self.run_.argv("bad"))
         dataset, _ = fedsilo.data.load(args)
@@ -318,11 +380,25 @@ class Distributed(unittest.TestCase):
         with open(os.path.join(self.run_.dir, "log", "run_dist", "metrics.jsonl")) as f:
             self.assertEqual(len(f.readlines()), 6)
 
-    def run_parties(self, *extra, simulate_sets=(), script=None, compare=True):
+    def test_silos_with_a_python_training_loop(self):
+        self.run_parties(env={"FEDSILO_TEST_PY_TRAINER": "1"}, compare=False)
+        with open(os.path.join(self.run_.dir, "log", "run_dist", "metrics.jsonl")) as f:
+            last = json.loads(f.readlines()[-1])
+        self.assertGreater(last["test_acc"], 0.5)
+
+    def test_a_python_training_loop_refuses_two_trainers_per_silo(self):
+        codes, logs = self.run_parties("client_silo_args.n_proc_per_node=2",
+                                       "comm_args.online_timeout_s=5",
+                                       env={"FEDSILO_TEST_PY_TRAINER": "1"}, expect_codes=None)
+        self.assertEqual(codes[1:], [2, 2], logs)
+        self.assertIn("one trainer per silo", logs[1])
+
+    def run_parties(self, *extra, simulate_sets=(), script=None, compare=True, env=None,
+                    expect_codes=(0, 0, 0)):
         sets = ["comm_args.backend=MQTT_S3", "comm_args.mqtt_config_path=" + self.mqtt,
                 "comm_args.object_store=file://" + os.path.join(self.run_.dir, "blobs"),
                 "comm_args.round_timeout_s=60", "comm_args.online_timeout_s=60"] + list(extra)
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         procs = []
         for rank in (0, 1, 2):
             argv = self.run_.argv("dist", *sets, rank=rank)[1:]
@@ -334,8 +410,10 @@ class Distributed(unittest.TestCase):
         logs = {}
         for rank in (0, 1, 2):
             with open(os.path.join(self.run_.dir, "party%d.log" % rank)) as f:
-                logs[rank] = f.read()[-2000:]
-        self.assertEqual(codes, [0, 0, 0], logs)
+                logs[rank] = f.read()[-4000:]
+        if expect_codes is None:
+            return codes, logs
+        self.assertEqual(codes, list(expect_codes), logs)
         if not compare:
             return None
         args = fedsilo.init(argv=self.run_.argv("sim", *simulate_sets))

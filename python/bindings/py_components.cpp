@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/seed.h"
 #include "fedsilo/error.h"
 
 namespace py = pybind11;
@@ -39,13 +40,14 @@ class PyTrainer : public Trainer {
  public:
   PyTrainer(std::shared_ptr<PyRef> trainer, std::shared_ptr<PyRef> make_loader,
             std::shared_ptr<PyRef> device, std::shared_ptr<PyRef> args, int64_t epochs,
-            int64_t batch_size)
+            int64_t batch_size, int64_t random_seed)
       : trainer_(std::move(trainer)),
         make_loader_(std::move(make_loader)),
         device_(std::move(device)),
         args_(std::move(args)),
         epochs_(epochs),
-        batch_size_(batch_size) {}
+        batch_size_(batch_size),
+        random_seed_(random_seed) {}
 
   TrainResult train(Model& model, const TensorData& data, const TrainContext& ctx) override {
     auto layout = state_of(model.module());
@@ -54,8 +56,13 @@ class PyTrainer : public Trainer {
       const auto& t = trainer_->get();
       t.attr("set_id")(ctx.silo_id);
       t.attr("set_model_params")(to_python(layout));
-      t.attr("train")(make_loader_->get()(py::make_tuple(data.x, data.y)), device_->get(),
-                      args_->get());
+      // The loader's shuffle is seeded from (random_seed, round, data silo), as the built-in
+      // loop's: a deterministic loop gives the same bytes in simulate and distributed.
+      uint64_t seed = derive_seed({static_cast<uint64_t>(random_seed_),
+                                   static_cast<uint64_t>(ctx.round),
+                                   static_cast<uint64_t>(ctx.data_silo_index), 0x5079ull});
+      auto loader = make_loader_->get()(py::make_tuple(data.x, data.y), seed >> 1);
+      t.attr("train")(loader, device_->get(), args_->get());
       auto trained =
           from_python(t.attr("get_model_params")(), layout, "ClientTrainer.get_model_params()");
       py::gil_scoped_release release;
@@ -70,7 +77,7 @@ class PyTrainer : public Trainer {
 
  private:
   std::shared_ptr<PyRef> trainer_, make_loader_, device_, args_;
-  int64_t epochs_, batch_size_;
+  int64_t epochs_, batch_size_, random_seed_;
 };
 
 class PyAggregator : public Aggregator {
@@ -114,6 +121,7 @@ TrainerFactory trainer_factory(py::object trainer, py::object make_loader, py::o
                                py::object args) {
   int64_t epochs = args.attr("epochs").cast<int64_t>();
   int64_t batch = args.attr("batch_size").cast<int64_t>();
+  int64_t seed = args.attr("random_seed").cast<int64_t>();
   auto t = std::make_shared<PyRef>(std::move(trainer));
   auto l = std::make_shared<PyRef>(std::move(make_loader));
   auto d = std::make_shared<PyRef>(std::move(device));
@@ -125,7 +133,7 @@ TrainerFactory trainer_factory(py::object trainer, py::object make_loader, py::o
           "would not be synchronised across client_silo_args.n_proc_per_node trainers; use the "
           "engine's trainer (no client_trainer) for several");
     }
-    return std::make_unique<PyTrainer>(t, l, d, a, epochs, batch);
+    return std::make_unique<PyTrainer>(t, l, d, a, epochs, batch, seed);
   };
 }
 

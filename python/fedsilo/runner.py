@@ -65,7 +65,7 @@ def _engine_dataset(args, dataset):
 
 
 def _loader_for(args):
-    return lambda xy: _loader(xy, args.batch_size, True)
+    return lambda xy, seed: _loader(xy, args.batch_size, True, seed)
 
 
 def _server_parts(aggregator):

@@ -19,19 +19,24 @@ class Loop(fedsilo.ClientTrainer):
                 opt.step()
 
 
-if "--rank" in sys.argv and sys.argv[sys.argv.index("--rank") + 1] == "0":
-    args = fedsilo.init()
-    device = fedsilo.device.get_device(args)
-    dataset, output_dim = fedsilo.data.load(args)
-    model = fedsilo.model.create(args, output_dim)
-    sys.exit(fedsilo.cross_silo.hierarchical.Server(args, device, dataset, model).run())
+def main():
+    if "--rank" in sys.argv and sys.argv[sys.argv.index("--rank") + 1] == "0":
+        args = fedsilo.init()
+        device = fedsilo.device.get_device(args)
+        dataset, output_dim = fedsilo.data.load(args)
+        model = fedsilo.model.create(args, output_dim)
+        sys.exit(fedsilo.cross_silo.hierarchical.Server(args, device, dataset, model).run())
 
-if os.environ.get("FEDSILO_TEST_PY_TRAINER") == "1":
-    args = fedsilo.init()
-    device = fedsilo.device.get_device(args)
-    dataset, output_dim = fedsilo.data.load(args)
-    model = fedsilo.model.create(args, output_dim)
-    sys.exit(fedsilo.FedMLRunner(args, device, dataset, model,
-                                 client_trainer=Loop(model, args)).run())
+    if os.environ.get("FEDSILO_TEST_PY_TRAINER") == "1":
+        args = fedsilo.init()
+        device = fedsilo.device.get_device(args)
+        dataset, output_dim = fedsilo.data.load(args)
+        model = fedsilo.model.create(args, output_dim)
+        sys.exit(fedsilo.FedMLRunner(args, device, dataset, model,
+                                     client_trainer=Loop(model, args)).run())
 
-fedsilo.run_hierarchical_cross_silo_client()
+    fedsilo.run_hierarchical_cross_silo_client()
+
+
+if __name__ == "__main__":
+    main()

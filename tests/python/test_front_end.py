@@ -253,6 +253,33 @@ class FrontEnd(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"test_data_global.*outside \[0, class_num"):
             fedsilo.simulate(args, bad_label, lambda: fedsilo.model.create(args, 10))
 
+    def test_a_training_loop_that_diverges_loses_its_update_not_the_run(self):
+        class Broken(fedsilo.ClientTrainer):
+            def train(self, train_data, device, args):
+                with torch.no_grad():
+                    self.model.linear.weight.fill_(float("nan"))
+
+        args = fedsilo.init(argv=self.run_.argv("nan", "train_args.min_clients_per_round=1"))
+        dataset, classes = fedsilo.data.load(args)
+        out = fedsilo.simulate(args, dataset, lambda: fedsilo.model.create(args, classes),
+                               client_trainer=Broken(fedsilo.model.create(args, classes), args))
+        with open(os.path.join(out["output_dir"], "metrics.jsonl")) as f:
+            rounds = [json.loads(line) for line in f]
+        self.assertTrue(all(s.get("rejected") for r in rounds for s in r["silos"]))
+        self.assertTrue(all(r["aggregate_rejected"] for r in rounds))
+
+        class WrongShape(fedsilo.ClientTrainer):
+            def train(self, train_data, device, args):
+                pass
+
+            def get_model_params(self):
+                return {"linear.weight": torch.zeros(3, 3), "linear.bias": torch.zeros(10)}
+
+        args = fedsilo.init(argv=self.run_.argv("shape"))  # a new run: "nan" has finished
+        with self.assertRaisesRegex(ValueError, "linear.weight has another shape"):
+            fedsilo.simulate(args, dataset, lambda: fedsilo.model.create(args, classes),
+                             client_trainer=WrongShape(fedsilo.model.create(args, classes), args))
+
     def test_fedmls_client_trainer_and_server_aggregator_in_python(self):
         calls = {"train": 0, "aggregate": 0, "test": 0}
 
@@ -380,11 +407,23 @@ class Distributed(unittest.TestCase):
         with open(os.path.join(self.run_.dir, "log", "run_dist", "metrics.jsonl")) as f:
             self.assertEqual(len(f.readlines()), 6)
 
-    def test_silos_with_a_python_training_loop(self):
+    def test_silos_with_a_python_training_loop_equal_simulate(self):
         self.run_parties(env={"FEDSILO_TEST_PY_TRAINER": "1"}, compare=False)
         with open(os.path.join(self.run_.dir, "log", "run_dist", "metrics.jsonl")) as f:
             last = json.loads(f.readlines()[-1])
         self.assertGreater(last["test_acc"], 0.5)
+        # The same loop under simulate: the same bytes (the loader's shuffle is seeded from the
+        # round and the data silo, as the engine's own).
+        sys.path.insert(0, HERE)
+        import run_party
+        args = fedsilo.init(argv=self.run_.argv("sim_loop"))
+        dataset, classes = fedsilo.data.load(args)
+        model = fedsilo.model.create(args, classes)
+        out = fedsilo.simulate(args, dataset, lambda: fedsilo.model.create(args, classes),
+                               client_trainer=run_party.Loop(model, args))
+        self.assertEqual(
+            sha256(os.path.join(self.run_.dir, "log", "run_dist", "final_model.safetensors")),
+            sha256(os.path.join(out["output_dir"], "final_model.safetensors")))
 
     def test_a_python_training_loop_refuses_two_trainers_per_silo(self):
         codes, logs = self.run_parties("client_silo_args.n_proc_per_node=2",

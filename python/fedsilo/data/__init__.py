@@ -23,9 +23,11 @@ def _inputs(x):
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
 
-def _loader(xy, batch_size, shuffle):
+def _loader(xy, batch_size, shuffle, seed=None):
     x, y = xy
-    return DataLoader(TensorDataset(_inputs(x), y), batch_size=batch_size, shuffle=shuffle)
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(_inputs(x), y), batch_size=batch_size, shuffle=shuffle,
+                      generator=generator)
 
 
 def load(args):

@@ -22,8 +22,7 @@ import fedsilo
 
 BUILD = os.environ.get("FEDSILO_BUILD_DIR", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXAMPLES = os.path.join(HERE, "..", "..", "examples", "cross_silo",
-                        "mqtt_s3_fedavg_hierarchical_mnist_lr", "python")
+EXAMPLES = os.path.join(HERE, "..", "..", "examples", "python")
 
 
 def example(name):

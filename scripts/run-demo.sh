@@ -2,12 +2,13 @@
 # README command 1: the seed's example for real. Installs what is missing, builds, fetches MNIST,
 # starts mosquitto on a free loopback port, then the server and silos 1 and 2 as separate
 # processes (50 rounds of FedAvg, logistic regression), and stops everything it started.
-#   scripts/run-demo.sh [--s3] [--secure] [--example one_line|five_lines|custom_data_and_model]
+#   scripts/run-demo.sh [--python] [--s3] [--secure] [--example one_line|five_lines|custom_data_and_model]
 #                       [options]
 # --s3 keeps the models in a local S3 server (s3rver) instead of a directory; --secure provisions
 # the federation first (`fedsilo provision`: a CA, certificates, signing keys) and runs over TLS
 # with client certificates and a per-silo ACL, each party with its own keys; --example picks
-# which of the seed's three example programs run (default one_line); further options go to them,
+# which of the seed's three example programs run (default one_line), --python the seed's Python
+# programs (examples/python/) instead of the C++ ones; further options go to them,
 # e.g. --set train_args.comm_round=10. The server's live dashboard is on (its URL is printed);
 # --set tracking_args.dashboard_linger_s=600 keeps it up for 10 minutes after the run ends.
 set -euo pipefail
@@ -15,8 +16,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 store=dir
 secure=0
 variant=one_line
+python=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --python) python=1; shift ;;
     --s3) store=s3; shift ;;
     --secure) secure=1; shift ;;
     --example) variant="${2:?--example needs a name}"; shift 2 ;;
@@ -24,12 +27,23 @@ while [ $# -gt 0 ]; do
   esac
 done
 example="$root/examples/cross_silo/mqtt_s3_fedavg_hierarchical_mnist_lr/$variant"
+program_args=()
+if [ $python = 1 ]; then
+  # The seed's Python programs (examples/python/), their run scripts take the program first.
+  example="$root/examples/python"
+  [ -f "$example/$variant.py" ] || { echo "run-demo: no Python example $variant" >&2; exit 2; }
+  program_args=("$variant")
+fi
 [ -x "$example/run_server.sh" ] || { echo "run-demo: no example $variant" >&2; exit 2; }
 program=${variant%_data_and_model}
 "$root/scripts/setup.sh"
-# Only what the demo runs: the tool, the engine and this example's two programs.
-echo "run-demo: building fedsilo, fedsilo-engine and the $variant example"
-"$root/scripts/build.sh" fedsilo_cli fedsilo_engine "${program}_torch_server" "${program}_torch_client" >/dev/null
+# Only what the demo runs: the tool, the engine and this example's programs.
+echo "run-demo: building fedsilo, fedsilo-engine and the $variant example$([ $python = 1 ] && echo " (Python)")"
+if [ $python = 1 ]; then
+  "$root/scripts/build.sh" fedsilo_cli fedsilo_engine fedsilo_python >/dev/null
+else
+  "$root/scripts/build.sh" fedsilo_cli fedsilo_engine "${program}_torch_server" "${program}_torch_client" >/dev/null
+fi
 "$root/scripts/get-data.sh"
 work="$(mktemp -d /tmp/fedsilo-demo.XXXXXX)"
 pids=()
@@ -101,7 +115,7 @@ start=$(date +%s.%N)
 for rank in 1 2; do
   # Both silos run on this one machine, so each gets its own process-group port.
   # shellcheck disable=SC2046  # party_sets prints words without spaces
-  ./run_client.sh "$rank" "${sets[@]}" $(party_sets "silo_$rank") \
+  ./run_client.sh "${program_args[@]}" "$rank" "${sets[@]}" $(party_sets "silo_$rank") \
     --set "client_silo_args.pg_master_port=$(free_port)" "$@" \
     >"$logs/client-$rank.out" 2>&1 &
   pids+=($!)
@@ -109,7 +123,7 @@ done
 
 set +e
 # shellcheck disable=SC2046
-./run_server.sh "${sets[@]}" $(party_sets server) "$@" 2>&1 | grep --line-buffered -E "progress:|test_acc|ERROR|WARN|finished|dashboard"
+./run_server.sh "${program_args[@]}" "${sets[@]}" $(party_sets server) "$@" 2>&1 | grep --line-buffered -E "progress:|test_acc|ERROR|WARN|finished|dashboard"
 server_rc=${PIPESTATUS[0]}
 rc=$server_rc
 for i in 1 2; do

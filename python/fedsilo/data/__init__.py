@@ -17,17 +17,20 @@ class FederatedData(list):
         self.engine = engine
 
 
-def _inputs(x):
+def _collate(batch):
     # The engine keeps images as uint8 and scales them to [0, 1] when it forms a batch; a
-    # Python loop gets them scaled already.
-    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+    # Python loop gets its batches scaled the same way. Scaling per batch, not the whole set at
+    # once, keeps one copy of the data: the silos' test sets are often one shared tensor.
+    x = torch.stack([b[0] for b in batch])
+    y = torch.stack([b[1] for b in batch])
+    return [x.float().div_(255.0) if x.dtype == torch.uint8 else x, y]
 
 
 def _loader(xy, batch_size, shuffle, seed=None):
     x, y = xy
     generator = None if seed is None else torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(_inputs(x), y), batch_size=batch_size, shuffle=shuffle,
-                      generator=generator)
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle,
+                      generator=generator, collate_fn=_collate)
 
 
 def load(args):

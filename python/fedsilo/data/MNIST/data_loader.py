@@ -2,6 +2,7 @@
 (``<dir>/MNIST/train/*.json``, ``<dir>/MNIST/test/*.json``, each ``{"users": [...],
 "user_data": {user: {"x": [[784 floats], ...], "y": [...]}}}``), one data silo per user."""
 
+import gzip
 import json
 import os
 
@@ -13,7 +14,7 @@ USERS = 1000  # FedML's MNIST has 1,000 LEAF users
 
 
 def _idx(path):
-    with open(path, "rb") as f:
+    with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
         data = f.read()
     dims = data[3]
     shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
@@ -62,8 +63,11 @@ def download_mnist(data_cache_dir):
     # Several processes may do this at once: each file appears whole (written, then renamed).
     if has_json(train) and has_json(test):
         return
-    idx = {n: os.path.join(root, n) for n in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    idx = {}
+    for n in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+              "t10k-labels-idx1-ubyte"):
+        plain = os.path.join(root, n)
+        idx[n] = plain if os.path.exists(plain) else plain + ".gz"  # get-data.sh writes .gz
     if not all(os.path.exists(p) for p in idx.values()):
         raise FileNotFoundError(
             "MNIST in LEAF's layout is not in %s (train/, test/) and there are no IDX files to "

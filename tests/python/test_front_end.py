@@ -424,6 +424,23 @@ class Distributed(unittest.TestCase):
             sha256(os.path.join(self.run_.dir, "log", "run_dist", "final_model.safetensors")),
             sha256(os.path.join(out["output_dir"], "final_model.safetensors")))
 
+    def test_a_python_loop_and_aggregator_distributed_equal_simulate(self):
+        self.run_parties(env={"FEDSILO_TEST_PY_TRAINER": "1", "FEDSILO_TEST_PY_AGGREGATOR": "1"},
+                         compare=False)
+        sys.path.insert(0, HERE)
+        import run_party
+        args = fedsilo.init(argv=self.run_.argv("sim_both"))
+        dataset, classes = fedsilo.data.load(args)
+        out = fedsilo.simulate(
+            args, dataset, lambda: fedsilo.model.create(args, classes),
+            client_trainer=run_party.Loop(fedsilo.model.create(args, classes), args),
+            server_aggregator=run_party.Mean(fedsilo.model.create(args, classes), args))
+        self.assertEqual(
+            sha256(os.path.join(self.run_.dir, "log", "run_dist", "final_model.safetensors")),
+            sha256(os.path.join(out["output_dir"], "final_model.safetensors")))
+        with open(os.path.join(self.run_.dir, "log", "run_dist", "metrics.jsonl")) as f:
+            self.assertGreater(json.loads(f.readlines()[-1])["test_acc"], 0.5)
+
     def test_a_python_training_loop_refuses_two_trainers_per_silo(self):
         codes, logs = self.run_parties("client_silo_args.n_proc_per_node=2",
                                        "comm_args.online_timeout_s=5",

@@ -98,15 +98,27 @@ int main(int argc, char** argv) {
     fedsilo::prefer_huge_page_heap_for_children();
     // From libfedsilo (run_silo_launcher) in a user's program: its trainers run that program
     // (PROGRAM and the words before its options: `python3 train.py` for a Python program).
-    int dashes = 4;
+    // From a silo's run script (--or-run): the node's launcher when the options make one, else
+    // the program itself, so a program runs only as trainers and never loads libtorch or an
+    // interpreter just to start them.
+    int first = 2;
+    bool or_run = argc > 2 && std::string(argv[2]) == "--or-run";
+    if (or_run) ++first;
+    int dashes = first + 2;
     while (dashes < argc && std::string(argv[dashes]) != "--") ++dashes;
-    if (argc < 5 || std::string(argv[2]) != "--exe" || dashes >= argc) {
-      std::cerr << "usage: fedsilo launch --exe PROGRAM [WORD ...] -- <PROGRAM's options>\n";
+    if (argc < first + 3 || std::string(argv[first]) != "--exe" || dashes >= argc) {
+      std::cerr << "usage: fedsilo launch [--or-run] --exe PROGRAM [WORD ...] -- <PROGRAM's "
+                   "options>\n";
       return 2;
     }
-    auto code = launch_if_launcher(std::vector<std::string>(argv + 3, argv + dashes),
-                                   std::vector<std::string>(argv + dashes + 1, argv + argc));
+    std::vector<std::string> program(argv + first + 1, argv + dashes);
+    std::vector<std::string> options(argv + dashes + 1, argv + argc);
+    auto code = launch_if_launcher(program, options);
     if (code) return *code;
+    if (or_run) {
+      program.insert(program.end(), options.begin(), options.end());
+      return exec(program);
+    }
     std::cerr << "fedsilo launch: these options do not make a silo launcher\n";
     return 2;
   }

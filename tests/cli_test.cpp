@@ -57,7 +57,7 @@ TEST(Cli, TheLeanToolHandsCommandsToTheEngineAndRefusesTheRest) {
   EXPECT_NE(unknown.output.find("unknown command frobnicate"), std::string::npos);
   auto launch = run("launch --cf x.yaml");
   EXPECT_EQ(launch.code, 2);
-  EXPECT_NE(launch.output.find("usage: fedsilo launch --exe PROGRAM [WORD ...] --"),
+  EXPECT_NE(launch.output.find("usage: fedsilo launch [--or-run] --exe PROGRAM [WORD ...] --"),
             std::string::npos);
   // One trainer per node: not a launcher, so `launch` refuses rather than start nothing.
   auto single =
@@ -65,6 +65,13 @@ TEST(Cli, TheLeanToolHandsCommandsToTheEngineAndRefusesTheRest) {
           "/tests/fixtures/fedml_config.yaml --rank 1 --set client_silo_args.n_proc_per_node=1");
   EXPECT_EQ(single.code, 2) << single.output;
   EXPECT_NE(single.output.find("do not make a silo launcher"), std::string::npos) << single.output;
+  // A run script's --or-run: then the program runs itself, with its words and options.
+  auto itself = run("launch --or-run --exe /bin/echo program.py -- --cf " +
+                    std::string(fedsilo::build_paths::source_dir()) +
+                    "/tests/fixtures/fedml_config.yaml --rank 1 --set "
+                    "client_silo_args.n_proc_per_node=1");
+  EXPECT_EQ(itself.code, 0) << itself.output;
+  EXPECT_NE(itself.output.find("program.py --cf "), std::string::npos) << itself.output;
 }
 
 // Each fault of the command line says so once and exits with the documented code (2).

@@ -18,4 +18,11 @@ RANK=${1:?usage: run_client.sh RANK [NODE_RANK]}
 shift
 NODE_RANK=0
 if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then NODE_RANK=$1; shift; fi
-exec "$bin/${program}_torch_client" --cf config/fedml_config.yaml --rank "$RANK" --node_rank "$NODE_RANK" "$@"
+options=(--cf config/fedml_config.yaml --rank "$RANK" --node_rank "$NODE_RANK" "$@")
+# The lean launcher first: with several trainers per node it starts the program once per trainer
+# (the program never loads libtorch only to start them), else it runs the program itself.
+launcher="${FEDSILO_LAUNCHER:-$root/build/fedsilo}"
+if [ -x "$launcher" ]; then
+  exec "$launcher" launch --or-run --exe "$bin/${program}_torch_client" -- "${options[@]}"
+fi
+exec "$bin/${program}_torch_client" "${options[@]}"

@@ -32,7 +32,6 @@ FlatModel::FlatModel(const StateDict& global) {
     bool f = c10::isFloatingType(layout_[k].second.scalar_type());
     std::fill(floating_.begin() + offsets_[k], floating_.begin() + offsets_[k + 1], f);
   }
-  global_.assign(offsets_.back(), 0.0);  // flatten() sizes its result by the offsets
   global_ = flatten(global);
 }
 

@@ -38,11 +38,9 @@ def load(args):
     FedML's LEAF JSON, partitioned over ``client_num_in_total`` data silos (data_args)."""
     cpp = _core.load_cross_silo(args.engine())
     bs = args.batch_size
-    train_local = {k: _loader(cpp.train_data_local(k), bs, True)
-                   for k in cpp.train_data_local_num_dict}
-    test_local = {}
-    for k in cpp.train_data_local_num_dict:
-        test_local[k] = _loader(cpp.test_data_local(k), bs, False)
+    silos = cpp.train_data_local_num_dict
+    train_local = {k: _loader(cpp.train_data_local(k), bs, True) for k in silos}
+    test_local = {k: _loader(cpp.test_data_local(k), bs, False) for k in silos}
     items = [
         cpp.train_data_num, cpp.test_data_num,
         _loader(cpp.train_data_global(), bs, True), _loader(cpp.test_data_global(), bs, False),
